@@ -1,0 +1,5 @@
+"""The ``berthing`` command line."""
+
+from berthing.cli.main import main
+
+__all__ = ["main"]

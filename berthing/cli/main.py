@@ -1,0 +1,77 @@
+"""``berthing``: one entry point, a sub-command per job.
+
+Errors from berthing reach the user as one line saying what is wrong and what to
+do next, with exit status 2; anything else is a bug and keeps its traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable, Sequence
+
+from berthing import __version__
+from berthing.model import BerthingError
+
+__all__ = ["main"]
+
+Command = Callable[[argparse.Namespace], int]
+
+
+def _add_store_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--store",
+        default=None,
+        help="store URL: sqlite:///path.db (default: a file under your data directory), "
+        "sqlite:// (in memory), or etcd://host:port,host:port,...",
+    )
+
+
+def _check(args: argparse.Namespace) -> int:
+    from berthing.store import open_store
+    from berthing.store.audit import audit
+
+    with open_store(args.store) as store:
+        problems = audit(store)
+    for p in problems:
+        print(p)
+    print(f"{len(problems)} problem(s) in {store.url}")
+    return 1 if problems else 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="berthing", description="A cloud resource scheduler built on shared, replicated state."
+    )
+    parser.add_argument("--version", action="version", version=f"berthing {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    from berthing.cli import quickstart
+
+    demo = sub.add_parser("demo", help="register a small cloud and place requests on it")
+    quickstart.add_arguments(demo)
+    _add_store_option(demo)
+    demo.set_defaults(run=quickstart.run)
+
+    check = sub.add_parser("check", help="audit a store: no over-allocation, usage == allocations")
+    _add_store_option(check)
+    check.set_defaults(run=_check)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    run: Command = args.run
+    try:
+        return run(args)
+    except BerthingError as exc:
+        print(f"berthing: error: {exc.message}", file=sys.stderr)
+        if exc.hint:
+            print(f"berthing: next: {exc.hint}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,53 @@
+"""Consumers and their allocations: ``consumer -> {provider -> {class -> amount}}``."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from berthing.model.errors import InvalidInput
+from berthing.model.inventory import MAX_AMOUNT
+from berthing.model.names import validate_resource_class
+from berthing.model.provider import validate_uuid
+
+__all__ = ["Allocations", "Consumer", "validate_allocations"]
+
+Allocations = Mapping[str, Mapping[str, int]]
+"""provider uuid -> resource class -> amount."""
+
+
+@dataclass(frozen=True, slots=True)
+class Consumer:
+    """Whoever holds allocations: an instance, a volume, a port. ``generation`` is its
+    compare-and-set token; None means the consumer does not exist yet."""
+
+    uuid: str
+    project_id: str
+    user_id: str
+    generation: int | None = None
+
+
+def validate_allocations(allocations: Allocations) -> dict[str, dict[str, int]]:
+    """Check shape, names and amounts; return a plain normalized copy.
+
+    Amount rules that need the inventory (min_unit, max_unit, step_size) are checked
+    by the store inside the claim transaction, where the inventory is known.
+    """
+    out: dict[str, dict[str, int]] = {}
+    for provider_uuid, resources in allocations.items():
+        puuid = validate_uuid(provider_uuid, "provider uuid")
+        if not resources:
+            raise InvalidInput(f"Allocation for provider {puuid} names no resources.")
+        per: dict[str, int] = {}
+        for rc, amount in resources.items():
+            validate_resource_class(rc)
+            if isinstance(amount, bool) or not isinstance(amount, int):
+                raise InvalidInput(f"Amount of {rc} on {puuid} must be an integer: {amount!r}.")
+            if not 1 <= amount <= MAX_AMOUNT:
+                raise InvalidInput(
+                    f"Amount of {rc} on {puuid} must be between 1 and {MAX_AMOUNT}, got {amount}.",
+                    hint="Drop the class from the request rather than asking for zero.",
+                )
+            per[rc] = amount
+        out[puuid] = per
+    return out

@@ -1,0 +1,146 @@
+"""The one exception tree of berthing.
+
+Every error names what is wrong and says what to do next. Each carries a stable
+``code`` (the Placement error code where Placement has one) so that the API maps
+errors to HTTP in one place instead of a ladder of ``except`` clauses per handler::
+
+    BerthingError
+    ├── InvalidInput            bad names, amounts or inventories (HTTP 400)
+    ├── NotFound                unknown provider, consumer, class (HTTP 404)
+    ├── Conflict                generation mismatch, in-use, duplicate (HTTP 409)
+    └── StoreError              the store itself failed (HTTP 503)
+        ├── StoreUnavailable    cannot reach or write the store
+        └── StoreCorrupt        the store's data is not what berthing wrote
+
+A lost claim race is *not* an exception: ``Store.claim`` returns a
+``ClaimConflict`` value so that the scheduler can move to the next candidate cheaply.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "BerthingError",
+    "Conflict",
+    "ConsumerNotFound",
+    "DuplicateName",
+    "GenerationConflict",
+    "InUse",
+    "InvalidInput",
+    "NotFound",
+    "ProviderNotFound",
+    "ResourceClassNotFound",
+    "StoreCorrupt",
+    "StoreError",
+    "StoreUnavailable",
+    "TraitNotFound",
+]
+
+
+class BerthingError(Exception):
+    """Base of all berthing errors: a message for people and a stable code for programs."""
+
+    code = "berthing.error"
+    http_status = 500
+
+    def __init__(self, message: str, *, hint: str = "") -> None:
+        self.message = message
+        self.hint = hint
+        super().__init__(f"{message} {hint}".strip())
+
+
+class InvalidInput(BerthingError, ValueError):
+    code = "berthing.invalid_input"
+    http_status = 400
+
+
+class NotFound(BerthingError, LookupError):
+    code = "placement.not_found"
+    http_status = 404
+
+
+class ProviderNotFound(NotFound):
+    code = "placement.resource_provider.not_found"
+
+    def __init__(self, uuid: str) -> None:
+        self.uuid = uuid
+        super().__init__(
+            f"No resource provider with uuid {uuid}.",
+            hint="List providers to find the right uuid, or create the provider first.",
+        )
+
+
+class ConsumerNotFound(NotFound):
+    code = "placement.consumer.not_found"
+
+    def __init__(self, uuid: str) -> None:
+        self.uuid = uuid
+        super().__init__(
+            f"No consumer with uuid {uuid}.",
+            hint="It may have been released already; nothing holds resources for it.",
+        )
+
+
+class ResourceClassNotFound(NotFound):
+    code = "placement.resource_class.not_found"
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        super().__init__(
+            f"No resource class named {name}.",
+            hint="Use a standard class or create the CUSTOM_* class first.",
+        )
+
+
+class TraitNotFound(NotFound):
+    code = "placement.trait.not_found"
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        super().__init__(
+            f"No trait named {name}.",
+            hint="Use a standard trait or create the CUSTOM_* trait first.",
+        )
+
+
+class Conflict(BerthingError):
+    code = "placement.conflict"
+    http_status = 409
+
+
+class GenerationConflict(Conflict):
+    """Someone else changed the provider (or consumer) since the caller read it."""
+
+    code = "placement.concurrent_update"
+
+    def __init__(self, what: str, uuid: str, expected: int | None, actual: int | None) -> None:
+        self.uuid = uuid
+        self.expected = expected
+        self.actual = actual
+        super().__init__(
+            f"{what} {uuid} changed concurrently: expected generation {expected}, "
+            f"found {actual}.",
+            hint="Read it again and retry with the current generation.",
+        )
+
+
+class InUse(Conflict):
+    """A delete or shrink would orphan allocations."""
+
+    code = "placement.inventory.inuse"
+
+
+class DuplicateName(Conflict):
+    code = "placement.duplicate_name"
+
+
+class StoreError(BerthingError):
+    code = "berthing.store"
+    http_status = 503
+
+
+class StoreUnavailable(StoreError):
+    code = "berthing.store.unavailable"
+
+
+class StoreCorrupt(StoreError):
+    code = "berthing.store.corrupt"

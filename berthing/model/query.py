@@ -1,0 +1,64 @@
+"""What the scheduler asks the store: which providers fit."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+
+from berthing.model.errors import InvalidInput
+from berthing.model.inventory import MAX_AMOUNT
+from berthing.model.names import validate_resource_class, validate_trait
+from berthing.model.provider import validate_uuid
+
+__all__ = ["ProviderQuery"]
+
+
+@dataclass(frozen=True, slots=True)
+class ProviderQuery:
+    """Filters a backend evaluates itself, on its own indexes.
+
+    ``resources``: every class must be available in that amount on the provider itself.
+    ``member_of``: all-of a list of any-of sets of aggregate uuids.
+    ``limit`` with ``seed``: return at most ``limit`` fitting providers, starting at a
+    pseudo-random point chosen by ``seed``, so that parallel schedulers asking the
+    same question look at different slices of the cloud and collide less often.
+    """
+
+    resources: Mapping[str, int] = field(default_factory=dict)
+    required_traits: frozenset[str] = frozenset()
+    forbidden_traits: frozenset[str] = frozenset()
+    member_of: tuple[frozenset[str], ...] = ()
+    in_tree: str | None = None
+    name: str | None = None
+    uuids: frozenset[str] | None = None
+    limit: int | None = None
+    seed: int | None = None
+
+    def __post_init__(self) -> None:
+        for rc, amount in self.resources.items():
+            validate_resource_class(rc)
+            if isinstance(amount, bool) or not isinstance(amount, int):
+                raise InvalidInput(f"Requested amount of {rc} must be an integer: {amount!r}.")
+            if not 1 <= amount <= MAX_AMOUNT:
+                raise InvalidInput(f"Requested amount of {rc} must be positive, got {amount}.")
+        for t in self.required_traits | self.forbidden_traits:
+            validate_trait(t)
+        both = self.required_traits & self.forbidden_traits
+        if both:
+            raise InvalidInput(
+                f"Traits both required and forbidden: {', '.join(sorted(both))}.",
+                hint="A provider cannot have and lack a trait; drop one side.",
+            )
+        for group in self.member_of:
+            if not group:
+                raise InvalidInput("member_of contains an empty aggregate group.")
+            for agg in group:
+                validate_uuid(agg, "aggregate uuid")
+        if self.in_tree is not None:
+            validate_uuid(self.in_tree, "in_tree")
+        if self.limit is not None and self.limit < 1:
+            raise InvalidInput(f"limit must be at least 1, got {self.limit}.")
+
+    @staticmethod
+    def member_of_from(groups: Iterable[Iterable[str]]) -> tuple[frozenset[str], ...]:
+        return tuple(frozenset(g) for g in groups)

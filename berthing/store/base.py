@@ -1,0 +1,170 @@
+"""The store contract: the one narrow interface every backend implements.
+
+Everything above ``berthing.store`` (scheduler, agent, conductor, API) talks to this
+class only, and one contract test suite runs unchanged against every backend.
+
+Rules every implementation keeps:
+
+* Every method is safe to call from several threads and from several processes
+  sharing one store. Each write is atomic: it happens whole or not at all.
+* A write that can race (``claim``, ``release``, ``set_*``) is a compare-and-set in the
+  engine's own terms: an SQL conditional update checked by row count, an etcd
+  transaction, a Cassandra lightweight transaction.
+* Provider generations increase by one on every change to the provider, its
+  inventories, traits, aggregates or allocations against it.
+* ``claim`` never leaves a provider over capacity; a lost race is returned as a
+  ``ClaimConflict`` value. Bad input (unknown class, amount breaking step_size...)
+  is raised as ``InvalidInput``/``NotFound`` and writes nothing.
+* Driver exceptions never leave the backend: they are translated to
+  ``StoreUnavailable``/``StoreCorrupt`` at the boundary, with ``raise ... from``.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Iterable, Mapping
+
+from berthing.model import (
+    Allocations,
+    ClaimResult,
+    Consumer,
+    Inventory,
+    Provider,
+    ProviderQuery,
+    ProviderState,
+)
+
+__all__ = ["Store"]
+
+
+class Store(ABC):
+    """A replicated (or embedded) home for providers, inventories and allocations."""
+
+    #: A URL that opens this same store again, e.g. from a child process.
+    url: str
+    #: What this backend can do beyond the contract, e.g. ``{"watch"}``.
+    capabilities: frozenset[str] = frozenset()
+
+    # -- resource classes and traits --------------------------------------------------
+
+    @abstractmethod
+    def ensure_resource_class(self, name: str) -> bool:
+        """Create a ``CUSTOM_*`` class if missing; True if this call created it."""
+
+    @abstractmethod
+    def list_resource_classes(self) -> list[str]:
+        """Standard and custom classes, sorted."""
+
+    @abstractmethod
+    def delete_resource_class(self, name: str) -> None:
+        """Delete a custom class. ``InUse`` if any inventory uses it."""
+
+    @abstractmethod
+    def ensure_trait(self, name: str) -> bool:
+        """Create a ``CUSTOM_*`` trait if missing; True if this call created it."""
+
+    @abstractmethod
+    def list_traits(self) -> list[str]:
+        """Standard and custom traits, sorted."""
+
+    @abstractmethod
+    def delete_trait(self, name: str) -> None:
+        """Delete a custom trait. ``InUse`` if any provider has it."""
+
+    # -- providers ---------------------------------------------------------------------
+
+    @abstractmethod
+    def create_provider(
+        self, name: str, uuid: str | None = None, parent_uuid: str | None = None
+    ) -> Provider:
+        """Create a provider at generation 0. ``DuplicateName`` if the name or uuid is taken;
+        ``InvalidInput`` if the parent does not exist."""
+
+    @abstractmethod
+    def get_provider(self, uuid: str) -> Provider:
+        """``ProviderNotFound`` if absent."""
+
+    @abstractmethod
+    def get_provider_state(self, uuid: str) -> ProviderState:
+        """The provider with its inventories and usages, read as one snapshot."""
+
+    @abstractmethod
+    def delete_provider(self, uuid: str) -> None:
+        """``InUse`` if it has allocations or child providers."""
+
+    @abstractmethod
+    def set_inventories(
+        self, uuid: str, generation: int, inventories: Mapping[str, Inventory]
+    ) -> Provider:
+        """Replace all inventories if the provider is still at ``generation``.
+
+        ``GenerationConflict`` if it moved on; ``InUse`` if a class with allocations
+        would be removed or its capacity would drop below what is allocated.
+        """
+
+    @abstractmethod
+    def set_traits(self, uuid: str, generation: int, traits: Iterable[str]) -> Provider:
+        """Replace all traits under a generation check; unknown traits: ``TraitNotFound``."""
+
+    @abstractmethod
+    def set_aggregates(self, uuid: str, generation: int, aggregates: Iterable[str]) -> Provider:
+        """Replace all aggregate memberships under a generation check."""
+
+    @abstractmethod
+    def find_providers(self, query: ProviderQuery) -> list[ProviderState]:
+        """Providers that satisfy every filter of ``query``, with their state.
+
+        Without ``query.limit`` the order is stable (creation order). With a limit and a
+        seed the backend starts at a seed-chosen point of a fixed random order.
+        Unknown classes or traits in the query raise ``NotFound``.
+        """
+
+    # -- consumers, allocations and usage -------------------------------------------
+
+    @abstractmethod
+    def claim(
+        self,
+        consumer: Consumer,
+        allocations: Allocations,
+        provider_generations: Mapping[str, int] | None = None,
+    ) -> ClaimResult:
+        """Atomically set ``consumer``'s allocations to exactly ``allocations``.
+
+        Succeeds if and only if, at the moment of writing, every amount fits on its
+        provider, every generation in ``provider_generations`` is current, and the
+        consumer's generation matches ``consumer.generation`` (None: the consumer must
+        not exist yet). Any allocations the consumer already held are replaced in the
+        same transaction (a resize). Returns the consumer at its new generation, or a
+        ``ClaimConflict`` naming what lost.
+        """
+
+    @abstractmethod
+    def release(self, consumer_uuid: str, generation: int | None = None) -> None:
+        """Free all of a consumer's allocations and forget the consumer.
+
+        ``ConsumerNotFound`` if absent; ``GenerationConflict`` if ``generation`` is given
+        and stale.
+        """
+
+    @abstractmethod
+    def get_allocations(self, consumer_uuid: str) -> tuple[Consumer, dict[str, dict[str, int]]]:
+        """The consumer and its allocations; ``ConsumerNotFound`` if absent."""
+
+    @abstractmethod
+    def provider_allocations(self, uuid: str) -> dict[str, dict[str, int]]:
+        """consumer uuid -> class -> amount, for everything allocated against ``uuid``."""
+
+    @abstractmethod
+    def usages(self, project_id: str, user_id: str | None = None) -> dict[str, int]:
+        """Total allocated per class for a project (and user, if given)."""
+
+    # -- lifecycle ---------------------------------------------------------------------
+
+    def close(self) -> None:  # noqa: B027 - optional hook; most backends hold nothing
+        """Release connections. The store must not be used afterwards."""
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

@@ -1,0 +1,120 @@
+"""One SQLite connection per store object and process, with transactions that
+translate driver errors at the boundary.
+
+Writers take the lock up front (``BEGIN IMMEDIATE``): SQLite then serializes them
+across processes, so a read-check-write inside one transaction is a true
+compare-and-set and can never deadlock on a lock upgrade.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import threading
+from collections.abc import Iterator
+from contextlib import AbstractContextManager, contextmanager
+from pathlib import Path
+
+from berthing.model import StoreCorrupt, StoreUnavailable
+from berthing.store.sqlite.schema import migrate
+
+__all__ = ["Database"]
+
+MEMORY = ":memory:"
+BUSY_TIMEOUT_MS = 30_000
+
+
+def translate(exc: sqlite3.Error, path: str) -> Exception:
+    """Map a driver error to berthing's store errors, with what to do next."""
+    text = str(exc)
+    if isinstance(exc, sqlite3.OperationalError):
+        if "locked" in text or "busy" in text:
+            return StoreUnavailable(
+                f"{path} stayed locked for {BUSY_TIMEOUT_MS // 1000}s ({text}).",
+                hint="Another process holds a long write; retry, or look for a stuck process.",
+            )
+        return StoreUnavailable(
+            f"Cannot use the SQLite store at {path}: {text}.",
+            hint="Check that the file and its directory exist and are writable.",
+        )
+    if isinstance(exc, sqlite3.DatabaseError):
+        return StoreCorrupt(
+            f"{path} is not a usable berthing database: {text}.",
+            hint="Move the file aside (keep it for inspection) and let berthing create a new one.",
+        )
+    return StoreUnavailable(f"SQLite error on {path}: {text}.")
+
+
+class Database:
+    """Owns the connection and hands out read and write transactions."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self._lock = threading.RLock()
+        self._conn: sqlite3.Connection | None = None
+        self._pid = 0
+        with self.write() as db:
+            migrate(db, path)
+
+    def _connect(self) -> sqlite3.Connection:
+        # A connection must not cross a fork: the child gets its own.
+        if self._conn is not None and self._pid == os.getpid():
+            return self._conn
+        if self.path != MEMORY:
+            try:
+                Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise StoreUnavailable(
+                    f"Cannot create the directory for the SQLite store {self.path}: {exc}.",
+                    hint="Point --store at a writable location.",
+                ) from exc
+        conn = sqlite3.connect(
+            self.path, isolation_level=None, check_same_thread=False, timeout=BUSY_TIMEOUT_MS / 1000
+        )
+        conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        conn.execute("PRAGMA foreign_keys = ON")
+        if self.path != MEMORY:
+            conn.execute("PRAGMA journal_mode = WAL")
+            # NORMAL in WAL mode survives a crash of any process (the WAL is on disk
+            # before COMMIT returns); only an OS crash or power loss can drop the last
+            # commits. FULL would fsync every claim and cost ~10x throughput.
+            conn.execute("PRAGMA synchronous = NORMAL")
+        self._conn, self._pid = conn, os.getpid()
+        return conn
+
+    @contextmanager
+    def _transaction(self, begin: str) -> Iterator[sqlite3.Connection]:
+        with self._lock:
+            try:
+                conn = self._connect()
+                conn.execute(begin)
+            except sqlite3.Error as exc:
+                raise translate(exc, self.path) from exc
+            try:
+                yield conn
+                conn.execute("COMMIT")
+            except sqlite3.Error as exc:
+                self._rollback(conn)
+                raise translate(exc, self.path) from exc
+            except BaseException:
+                self._rollback(conn)
+                raise
+
+    @staticmethod
+    def _rollback(conn: sqlite3.Connection) -> None:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+
+    def write(self) -> AbstractContextManager[sqlite3.Connection]:
+        """A transaction holding the database's write lock from its first statement."""
+        return self._transaction("BEGIN IMMEDIATE")
+
+    def read(self) -> AbstractContextManager[sqlite3.Connection]:
+        """A transaction that sees one consistent snapshot across its statements."""
+        return self._transaction("BEGIN")
+
+    def close(self) -> None:
+        with self._lock:
+            if self._conn is not None and self._pid == os.getpid():
+                self._conn.close()
+            self._conn = None

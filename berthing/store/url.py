@@ -1,0 +1,56 @@
+"""Open a store by URL; the scheme picks the backend (as tooz picks its drivers).
+
+* ``sqlite://``                 in memory (one process only)
+* ``sqlite:///relative/path.db``, ``sqlite:////absolute/path.db``, or a bare path
+* ``etcd://host:port[,host:port...]``   (added by the etcd backend)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+from platformdirs import user_data_dir
+
+from berthing.model import InvalidInput
+from berthing.store.base import Store
+
+__all__ = ["BACKENDS", "default_store_url", "open_store", "register_backend"]
+
+BACKENDS: dict[str, Callable[[str], Store]] = {}
+
+
+def register_backend(scheme: str, opener: Callable[[str], Store]) -> None:
+    """Make ``scheme://...`` URLs open with ``opener(url)``."""
+    BACKENDS[scheme] = opener
+
+
+def default_store_url() -> str:
+    return "sqlite:///" + str(Path(user_data_dir("berthing")) / "berthing.db")
+
+
+def _open_sqlite(url: str) -> Store:
+    from berthing.store.sqlite import SqliteStore
+
+    rest = url.removeprefix("sqlite://")
+    if rest in ("", "/", "/:memory:"):
+        return SqliteStore()
+    return SqliteStore(rest.removeprefix("/"))
+
+
+register_backend("sqlite", _open_sqlite)
+
+
+def open_store(url: str | None = None) -> Store:
+    """Open the store at ``url`` (default: a SQLite file under the user's data dir)."""
+    url = url or default_store_url()
+    if "://" not in url:
+        from berthing.store.sqlite import SqliteStore
+
+        return SqliteStore(url)
+    scheme = url.split("://", 1)[0]
+    opener = BACKENDS.get(scheme)
+    if opener is None:
+        known = ", ".join(f"{s}://" for s in sorted(BACKENDS))
+        raise InvalidInput(f"Unknown store URL scheme {scheme!r} in {url!r}.", hint=f"Use {known}.")
+    return opener(url)

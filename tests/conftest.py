@@ -1,0 +1,26 @@
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from berthing.store import Store
+from tests.backends import BACKENDS, fresh_store
+
+
+@pytest.fixture(params=BACKENDS, ids=[b.name for b in BACKENDS])
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
+    """A fresh empty store, once per backend: the contract suite runs against each."""
+    with fresh_store(request.param, tmp_path, request) as s:
+        yield s
+
+
+SHARED = [b for b in BACKENDS if b.shared]
+
+
+@pytest.fixture(params=SHARED, ids=[b.name for b in SHARED])
+def shared_store_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """URL of a fresh store that several OS processes can open at once."""
+    with request.param.url(tmp_path, request) as url:
+        yield url

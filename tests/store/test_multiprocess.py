@@ -1,0 +1,58 @@
+"""Real OS processes claim concurrently against one shared store."""
+
+from __future__ import annotations
+
+import json
+import multiprocessing
+from pathlib import Path
+
+import pytest
+
+from berthing.model import ConsumerNotFound, Inventory
+from berthing.store import open_store
+from berthing.store.audit import audit
+from tests.store.claim_storm import storm
+
+WORKERS, CLAIMS_EACH, PROVIDERS = 4, 500, 50
+
+
+@pytest.mark.slow
+def test_concurrent_claims_never_over_allocate(shared_store_url: str, tmp_path: Path) -> None:
+    store = open_store(shared_store_url)
+    uuids = []
+    for i in range(PROVIDERS):
+        p = store.create_provider(f"h{i}")
+        inv = {"VCPU": Inventory(16), "MEMORY_MB": Inventory(8192)}
+        uuids.append(store.set_inventories(p.uuid, 0, inv).uuid)
+
+    ctx = multiprocessing.get_context("spawn")
+    outs = [tmp_path / f"w{i}.json" for i in range(WORKERS)]
+    procs = [
+        ctx.Process(target=storm, args=(shared_store_url, uuids, CLAIMS_EACH, i, str(outs[i])))
+        for i in range(WORKERS)
+    ]
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join(timeout=300)
+        assert p.exitcode == 0, f"worker exited with {p.exitcode}"
+
+    results = [json.loads(o.read_text()) for o in outs]
+    assert audit(store) == []
+    acknowledged = {u: a for r in results for u, a in r["live"].items()}
+    for uuid, allocs in acknowledged.items():
+        assert store.get_allocations(uuid)[1] == allocs
+    for r in results:
+        for uuid in r["released"]:
+            with pytest.raises(ConsumerNotFound):
+                store.get_allocations(uuid)
+    held = {c for u in uuids for c in store.provider_allocations(u)}
+    assert held == set(acknowledged)  # nothing present that was not acknowledged
+    conflicts = sum(r["conflicts"] for r in results)
+    print(
+        f"\n{WORKERS} processes, {WORKERS * CLAIMS_EACH} claims: {len(acknowledged)} live, "
+        f"{sum(len(r['released']) for r in results)} released, {conflicts} conflicts, "
+        "0 over-allocated"
+    )
+    assert conflicts > 0, "the storm should fill providers and lose some races"
+    store.close()
