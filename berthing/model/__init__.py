@@ -35,6 +35,7 @@ from berthing.model.provider import (
     validate_uuid,
 )
 from berthing.model.query import ProviderQuery
+from berthing.model.record import Record, validate_record_name
 
 __all__ = [
     "MAX_AMOUNT",
@@ -60,6 +61,7 @@ __all__ = [
     "ProviderQuery",
     "ProviderState",
     "ProviderUUID",
+    "Record",
     "ResourceClassNotFound",
     "StoreCorrupt",
     "StoreError",
@@ -69,6 +71,7 @@ __all__ = [
     "new_uuid",
     "normalize_custom_name",
     "validate_allocations",
+    "validate_record_name",
     "validate_resource_class",
     "validate_trait",
     "validate_uuid",

@@ -21,8 +21,10 @@ Rules every implementation keeps:
 
 from __future__ import annotations
 
+import time
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Mapping
+from typing import Any
 
 from berthing.model import (
     Allocations,
@@ -32,6 +34,7 @@ from berthing.model import (
     Provider,
     ProviderQuery,
     ProviderState,
+    Record,
 )
 
 __all__ = ["Store"]
@@ -157,6 +160,57 @@ class Store(ABC):
     @abstractmethod
     def usages(self, project_id: str, user_id: str | None = None) -> dict[str, int]:
         """Total allocated per class for a project (and user, if given)."""
+
+    # -- versioned records (build requests, instances, heartbeats) -------------------
+
+    @abstractmethod
+    def put_record(
+        self,
+        kind: str,
+        key: str,
+        value: Mapping[str, Any],
+        expected_revision: int | None = None,
+        ttl: float | None = None,
+    ) -> Record:
+        """Create (``expected_revision`` None: must not exist) or replace (must still be at
+        ``expected_revision``) a JSON document. ``GenerationConflict`` otherwise.
+
+        With ``ttl`` (seconds) the record disappears by itself unless written again in
+        time: a heartbeat. Returns the record at its new store-wide revision.
+        """
+
+    @abstractmethod
+    def get_record(self, kind: str, key: str) -> Record | None:
+        """The record, or None if absent or expired."""
+
+    @abstractmethod
+    def list_records(self, kind: str, prefix: str = "", after_revision: int = 0) -> list[Record]:
+        """Live records of ``kind`` whose key starts with ``prefix`` and whose revision is
+        above ``after_revision``, sorted by key."""
+
+    @abstractmethod
+    def delete_record(self, kind: str, key: str, expected_revision: int | None = None) -> bool:
+        """Delete; False if absent. ``GenerationConflict`` if ``expected_revision`` is stale."""
+
+    def watch_records(
+        self, kind: str, prefix: str, after_revision: int, timeout: float
+    ) -> list[Record]:
+        """Wait up to ``timeout`` seconds for records under ``prefix`` written after
+        ``after_revision``; return them (possibly none).
+
+        This default polls; backends with a native watch (etcd) override it so that an
+        agent hears of its work without a message broker and without busy polling.
+        """
+        deadline = time.monotonic() + timeout
+        while True:
+            found = self.list_records(kind, prefix, after_revision)
+            left = deadline - time.monotonic()
+            if found or left <= 0:
+                return found
+            time.sleep(min(self.poll_interval, left))
+
+    #: Seconds between polls in the default ``watch_records``.
+    poll_interval: float = 0.05
 
     # -- lifecycle ---------------------------------------------------------------------
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import random
 import sqlite3
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Any
 
 from berthing.model import (
     Allocations,
@@ -23,6 +24,7 @@ from berthing.model import (
     ProviderNotFound,
     ProviderQuery,
     ProviderState,
+    Record,
     ResourceClassNotFound,
     TraitNotFound,
     is_custom,
@@ -33,6 +35,7 @@ from berthing.model import (
     validate_uuid,
 )
 from berthing.store.base import Store
+from berthing.store.sqlite import records
 from berthing.store.sqlite.connection import MEMORY, Database
 from berthing.store.sqlite.fit import SHUFFLE_SPAN, build_fit_sql, seed_start
 
@@ -253,6 +256,31 @@ class SqliteStore(Store):
             else:
                 ids = _sample(db, fit.sql, fit.params, query.limit, query.seed)
             return _load_states(db, ids)
+
+    # -- records ---------------------------------------------------------------------
+
+    def put_record(
+        self,
+        kind: str,
+        key: str,
+        value: Mapping[str, Any],
+        expected_revision: int | None = None,
+        ttl: float | None = None,
+    ) -> Record:
+        with self._db.write() as db:
+            return records.put_record(db, kind, key, value, expected_revision, ttl)
+
+    def get_record(self, kind: str, key: str) -> Record | None:
+        with self._db.read() as db:
+            return records.get_record(db, kind, key)
+
+    def list_records(self, kind: str, prefix: str = "", after_revision: int = 0) -> list[Record]:
+        with self._db.read() as db:
+            return records.list_records(db, kind, prefix, after_revision)
+
+    def delete_record(self, kind: str, key: str, expected_revision: int | None = None) -> bool:
+        with self._db.write() as db:
+            return records.delete_record(db, kind, key, expected_revision)
 
     # -- consumers -----------------------------------------------------------------
 

@@ -91,17 +91,42 @@ CREATE INDEX ix_allocations_provider ON allocations(provider_id);
 """
 
 
-def _v1(db: sqlite3.Connection) -> None:
-    for statement in _V1.split(";"):
+def _apply(db: sqlite3.Connection, script: str) -> None:
+    # Statement by statement: executescript() would COMMIT the caller's transaction.
+    for statement in script.split(";"):
         if statement.strip():
             db.execute(statement)
+
+
+def _v1(db: sqlite3.Connection) -> None:
+    _apply(db, _V1)
     db.executemany(
         "INSERT INTO resource_classes(name) VALUES (?)", [(n,) for n in STANDARD_RESOURCE_CLASSES]
     )
     db.executemany("INSERT INTO traits(name) VALUES (?)", [(n,) for n in STANDARD_TRAITS])
 
 
-MIGRATIONS = (_v1,)
+_V2 = """
+CREATE TABLE records (
+    kind       TEXT NOT NULL,
+    key        TEXT NOT NULL,
+    value      TEXT NOT NULL,
+    revision   INTEGER NOT NULL,
+    expires_at REAL,
+    PRIMARY KEY (kind, key)
+) WITHOUT ROWID;
+CREATE INDEX ix_records_revision ON records(kind, revision);
+-- One store-wide counter, as etcd's revision: every record write takes the next value.
+CREATE TABLE revision (value INTEGER NOT NULL);
+INSERT INTO revision(value) VALUES (0);
+"""
+
+
+def _v2(db: sqlite3.Connection) -> None:
+    _apply(db, _V2)
+
+
+MIGRATIONS = (_v1, _v2)
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
