@@ -183,6 +183,15 @@ class Store(ABC):
     def get_record(self, kind: str, key: str) -> Record | None:
         """The record, or None if absent or expired."""
 
+    def get_records(self, kind: str, keys: Iterable[str]) -> dict[str, Record]:
+        """Live records among ``keys``, by key. Backends may override to batch the reads."""
+        found = {}
+        for key in keys:
+            rec = self.get_record(kind, key)
+            if rec is not None:
+                found[key] = rec
+        return found
+
     @abstractmethod
     def list_records(self, kind: str, prefix: str = "", after_revision: int = 0) -> list[Record]:
         """Live records of ``kind`` whose key starts with ``prefix`` and whose revision is

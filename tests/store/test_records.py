@@ -114,3 +114,11 @@ def test_bad_records(store: Store) -> None:
     with pytest.raises(InvalidInput, match="ttl"):
         store.put_record("build", "x", {}, ttl=0)
     assert store.get_record("build", "x") is None
+
+
+def test_get_many(store: Store) -> None:
+    store.put_record("stats", "a", {"n": 1})
+    store.put_record("stats", "b", {"n": 2})
+    got = store.get_records("stats", ["a", "b", "missing"])
+    assert {k: r.value["n"] for k, r in got.items()} == {"a": 1, "b": 2}
+    assert store.get_records("stats", []) == {}

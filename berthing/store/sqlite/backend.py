@@ -274,6 +274,13 @@ class SqliteStore(Store):
         with self._db.read() as db:
             return records.get_record(db, kind, key)
 
+    def get_records(self, kind: str, keys: Iterable[str]) -> dict[str, Record]:
+        wanted = sorted(set(keys))
+        if not wanted:
+            return {}
+        with self._db.read() as db:
+            return records.get_records(db, kind, wanted)
+
     def list_records(self, kind: str, prefix: str = "", after_revision: int = 0) -> list[Record]:
         with self._db.read() as db:
             return records.list_records(db, kind, prefix, after_revision)

@@ -14,7 +14,14 @@ from typing import Any
 
 from berthing.model import GenerationConflict, InvalidInput, Record, validate_record_name
 
-__all__ = ["delete_record", "encode", "get_record", "list_records", "put_record"]
+__all__ = [
+    "delete_record",
+    "encode",
+    "get_record",
+    "get_records",
+    "list_records",
+    "put_record",
+]
 
 _LIVE = "(expires_at IS NULL OR expires_at > ?)"
 
@@ -76,6 +83,16 @@ def get_record(db: sqlite3.Connection, kind: str, key: str) -> Record | None:
         (kind, key, time.time()),
     ).fetchone()
     return None if row is None else _record(kind, row)
+
+
+def get_records(db: sqlite3.Connection, kind: str, keys: list[str]) -> dict[str, Record]:
+    marks = ",".join("?" * len(keys))
+    rows = db.execute(
+        f"SELECT key, value, revision FROM records WHERE kind = ? AND key IN ({marks})"
+        f" AND {_LIVE}",
+        (kind, *keys, time.time()),
+    )
+    return {r[0]: _record(kind, r) for r in rows}
 
 
 def list_records(db: sqlite3.Connection, kind: str, prefix: str, after: int) -> list[Record]:

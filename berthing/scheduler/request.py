@@ -1,0 +1,82 @@
+"""What a user asks for: a request spec, as Nova's RequestSpec carries it."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+from berthing.model import (
+    MAX_AMOUNT,
+    InvalidInput,
+    new_uuid,
+    validate_resource_class,
+    validate_trait,
+)
+
+__all__ = ["GroupPolicy", "RequestSpec"]
+
+
+class GroupPolicy(StrEnum):
+    AFFINITY = "affinity"
+    ANTI_AFFINITY = "anti-affinity"
+    SOFT_AFFINITY = "soft-affinity"
+    SOFT_ANTI_AFFINITY = "soft-anti-affinity"
+
+
+@dataclass(frozen=True, slots=True)
+class RequestSpec:
+    """One boot request for ``num_instances`` identical instances (all or nothing).
+
+    ``resources`` are taken from the chosen host itself; ``shared_resources`` from a
+    sharing provider (trait MISC_SHARES_VIA_AGGREGATE) in one of the host's aggregates,
+    e.g. DISK_GB from a shared storage pool. A bare-metal request asks for one unit of
+    the node's custom class (``{"CUSTOM_BAREMETAL_GOLD": 1}``) and takes the node whole.
+    """
+
+    resources: Mapping[str, int]
+    project_id: str = "default"
+    user_id: str = "default"
+    num_instances: int = 1
+    instance_uuids: tuple[str, ...] = ()
+    shared_resources: Mapping[str, int] = field(default_factory=dict)
+    required_traits: frozenset[str] = frozenset()
+    forbidden_traits: frozenset[str] = frozenset()
+    member_of: tuple[frozenset[str], ...] = ()
+    availability_zone: str | None = None
+    server_group: str | None = None
+    ignore_hosts: frozenset[str] = frozenset()
+    force_host: str | None = None
+    same_host: frozenset[str] = frozenset()
+    different_host: frozenset[str] = frozenset()
+
+    def __post_init__(self) -> None:
+        if not self.resources:
+            raise InvalidInput("A request must ask for at least one resource class.")
+        for rc, amount in {**self.resources, **self.shared_resources}.items():
+            validate_resource_class(rc)
+            if isinstance(amount, bool) or not isinstance(amount, int):
+                raise InvalidInput(f"Requested {rc} must be an integer, got {amount!r}.")
+            if not 1 <= amount <= MAX_AMOUNT:
+                raise InvalidInput(
+                    f"Requested {rc} must be between 1 and {MAX_AMOUNT}, got {amount}.",
+                    hint="Leave a class out of the request instead of asking for 0.",
+                )
+        for trait in self.required_traits | self.forbidden_traits:
+            validate_trait(trait)
+        if self.required_traits & self.forbidden_traits:
+            both = ", ".join(sorted(self.required_traits & self.forbidden_traits))
+            raise InvalidInput(
+                f"Traits both required and forbidden: {both}.",
+                hint="A host cannot have and lack a trait; drop one side.",
+            )
+        if not 1 <= self.num_instances <= 1000:
+            raise InvalidInput(f"num_instances must be 1 to 1000, got {self.num_instances}.")
+        if self.instance_uuids and len(self.instance_uuids) != self.num_instances:
+            raise InvalidInput(
+                f"{len(self.instance_uuids)} instance uuids for {self.num_instances} instances."
+            )
+
+    def uuids(self) -> tuple[str, ...]:
+        """The instances' uuids (consumers), made up if the caller gave none."""
+        return self.instance_uuids or tuple(new_uuid() for _ in range(self.num_instances))
