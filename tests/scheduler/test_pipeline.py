@@ -8,8 +8,8 @@ from collections import Counter
 import pytest
 
 from berthing.model import (
-    Inventory,
     InvalidInput,
+    Inventory,
     NotFound,
     ProviderQuery,
     new_uuid,
