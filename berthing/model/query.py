@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from berthing.model.errors import InvalidInput
 from berthing.model.inventory import MAX_AMOUNT
 from berthing.model.names import validate_resource_class, validate_trait
-from berthing.model.provider import validate_uuid
+from berthing.model.provider import ProviderState, validate_uuid
 
 __all__ = ["ProviderQuery"]
 
@@ -58,6 +58,20 @@ class ProviderQuery:
             validate_uuid(self.in_tree, "in_tree")
         if self.limit is not None and self.limit < 1:
             raise InvalidInput(f"limit must be at least 1, got {self.limit}.")
+
+    def matches(self, state: ProviderState) -> bool:
+        """Evaluate every filter but ``in_tree`` (which needs the tree) in memory: for
+        backends answering from a local index, and for the classic scheduler's cache."""
+        p = state.provider
+        if self.name is not None and p.name != self.name:
+            return False
+        if self.uuids is not None and p.uuid not in self.uuids:
+            return False
+        if not self.required_traits <= p.traits or self.forbidden_traits & p.traits:
+            return False
+        if any(not group & p.aggregates for group in self.member_of):
+            return False
+        return state.fits(self.resources)
 
     @staticmethod
     def member_of_from(groups: Iterable[Iterable[str]]) -> tuple[frozenset[str], ...]:

@@ -105,7 +105,25 @@ class Scheduler:
         self.metrics.placements += len(chosen)
         return chosen
 
-    def _place_one(self, instance_uuid: str, ctx: Context) -> Selection:
+    def move(self, spec: RequestSpec, consumer: Consumer) -> Selection:
+        """Re-place one existing consumer (a resize or a reschedule): the new claim
+        replaces its allocations atomically, under the consumer's generation."""
+        started = time.perf_counter()
+        self.metrics.requests += 1
+        ctx = self._prepare(spec)
+        try:
+            selection = self._place_one(consumer.uuid, ctx, consumer.generation)
+        except NoValidHost:
+            self.metrics.no_valid_host += 1
+            raise
+        finally:
+            self.metrics.latencies.append(time.perf_counter() - started)
+        self.metrics.placements += 1
+        return selection
+
+    def _place_one(
+        self, instance_uuid: str, ctx: Context, generation: int | None = None
+    ) -> Selection:
         attempts = _Attempts()
         while attempts.count < self.config.max_attempts:
             # Ask the store (never a cache) for providers that fit right now.
@@ -115,7 +133,7 @@ class Scheduler:
             for i, host in enumerate(ranked):
                 attempts.count += 1
                 self.metrics.retries += attempts.count > 1
-                selection = self._claim(instance_uuid, host, ctx, ranked[i + 1 :])
+                selection = self._claim(instance_uuid, generation, host, ctx, ranked[i + 1 :])
                 if selection is not None:
                     return selection
                 # Lost a race: the next candidate is as good a guess and costs one claim.
@@ -159,7 +177,7 @@ class Scheduler:
         parallel schedulers facing the same cloud do not all pick the same host."""
         query = self._query(ctx)
         found = [
-            h for h in self.store.find_providers(query) if h.provider.uuid not in attempts.tried
+            h for h in self._candidates(query) if h.provider.uuid not in attempts.tried
         ]
         if not found and not attempts.candidates:
             raise NoValidHost(
@@ -176,6 +194,9 @@ class Scheduler:
         top = ranked[: self.config.host_subset_size]
         self.rng.shuffle(top)
         return top + ranked[self.config.host_subset_size :]
+
+    def _candidates(self, query: ProviderQuery) -> list[ProviderState]:
+        return self.store.find_providers(query)
 
     def _filter(
         self, hosts: list[ProviderState], ctx: Context, rejections: Counter[str]
@@ -196,19 +217,28 @@ class Scheduler:
         return passed
 
     def _claim(
-        self, instance_uuid: str, host: ProviderState, ctx: Context, rest: list[ProviderState]
+        self,
+        instance_uuid: str,
+        generation: int | None,
+        host: ProviderState,
+        ctx: Context,
+        rest: list[ProviderState],
     ) -> Selection | None:
         """Compare-and-set the allocation; join the server group under its own CAS."""
         spec = ctx.spec
         dest = self._destination(host, ctx)
         result: ClaimResult = self.store.claim(
-            Consumer(instance_uuid, spec.project_id, spec.user_id), dest.allocations
+            Consumer(instance_uuid, spec.project_id, spec.user_id, generation), dest.allocations
         )
         if not isinstance(result, Claimed):
             self.metrics.conflicts += 1
             return None
-        if ctx.group is not None and not groups.join_group(
-            self.store, ctx.group.uuid, instance_uuid, host.provider.uuid
+        # A move (generation given) keeps its group membership; only new members join
+        # under the group's compare-and-set, and only they can be undone by a release.
+        if (
+            ctx.group is not None
+            and generation is None
+            and not groups.join_group(self.store, ctx.group.uuid, instance_uuid, host.provider.uuid)
         ):
             self.store.release(instance_uuid)
             self.metrics.conflicts += 1

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from enum import StrEnum
+from typing import Any
 
 from berthing.model import (
     MAX_AMOUNT,
@@ -14,7 +15,7 @@ from berthing.model import (
     validate_trait,
 )
 
-__all__ = ["GroupPolicy", "RequestSpec"]
+__all__ = ["GroupPolicy", "RequestSpec", "spec_from_dict", "spec_to_dict"]
 
 
 class GroupPolicy(StrEnum):
@@ -80,3 +81,43 @@ class RequestSpec:
     def uuids(self) -> tuple[str, ...]:
         """The instances' uuids (consumers), made up if the caller gave none."""
         return self.instance_uuids or tuple(new_uuid() for _ in range(self.num_instances))
+
+
+def spec_to_dict(spec: RequestSpec) -> dict[str, Any]:
+    """A JSON-ready form, for build requests kept in the store."""
+    out: dict[str, Any] = {}
+    for f in fields(spec):
+        value = getattr(spec, f.name)
+        if isinstance(value, frozenset):
+            value = sorted(value)
+        elif f.name == "member_of":
+            value = [sorted(g) for g in value]
+        elif isinstance(value, tuple):
+            value = list(value)
+        elif isinstance(value, Mapping):
+            value = dict(value)
+        out[f.name] = value
+    return out
+
+
+def spec_from_dict(data: Mapping[str, Any]) -> RequestSpec:
+    known = {f.name: f for f in fields(RequestSpec)}
+    unknown = set(data) - set(known)
+    if unknown:
+        raise InvalidInput(f"Unknown request field(s): {', '.join(sorted(unknown))}.")
+    kwargs: dict[str, Any] = {}
+    for name, value in data.items():
+        if name == "member_of":
+            value = tuple(frozenset(g) for g in value)
+        elif name in (
+            "required_traits",
+            "forbidden_traits",
+            "ignore_hosts",
+            "same_host",
+            "different_host",
+        ):
+            value = frozenset(value)
+        elif name == "instance_uuids":
+            value = tuple(value)
+        kwargs[name] = value
+    return RequestSpec(**kwargs)

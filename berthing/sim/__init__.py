@@ -1,0 +1,5 @@
+"""Synthetic clouds and workloads for the benchmark and the demo.
+
+Everything here talks to the ``Store`` contract and the scheduler's public API only,
+so that it runs unchanged against any backend.
+"""

@@ -1,0 +1,66 @@
+"""Drive conductors and agents step by step until a condition holds (bounded)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable
+
+from berthing.agent import INSTANCE, Agent, HostDescription, InstanceState
+from berthing.conductor import BUILD_REQUEST, Conductor
+from berthing.model import Inventory, Record
+from berthing.store import Store
+
+SHAPE = {"VCPU": Inventory(8), "MEMORY_MB": Inventory(8192)}
+FLAVOR = {"VCPU": 2, "MEMORY_MB": 2048}
+
+
+def agents(store: Store, n: int, **kwargs: object) -> list[Agent]:
+    out = []
+    for i in range(n):
+        a = Agent(store, HostDescription(f"host-{i}", SHAPE), **kwargs)  # type: ignore[arg-type]
+        a.register()
+        out.append(a)
+    return out
+
+
+def drive(
+    conductors: Iterable[Conductor],
+    fleet: Iterable[Agent],
+    until: Callable[[], bool],
+    timeout: float = 30.0,
+) -> None:
+    conductors, fleet = list(conductors), list(fleet)
+    deadline = time.monotonic() + timeout
+    while not until():
+        assert time.monotonic() < deadline, "did not settle in time"
+        for c in conductors:
+            c.step()
+        for a in fleet:
+            a.poll(0)
+
+
+def request(store: Store, key: str) -> Record:
+    rec = store.get_record(BUILD_REQUEST, key)
+    assert rec is not None
+    return rec
+
+
+def state(store: Store, key: str) -> str:
+    return str(request(store, key).value["state"])
+
+
+def live_instances(store: Store) -> dict[str, str]:
+    """instance uuid -> host uuid, for instances their host reports ACTIVE or BUILD."""
+    out = {}
+    for rec in store.list_records(INSTANCE):
+        if rec.value["state"] in (InstanceState.ACTIVE, InstanceState.BUILD):
+            host, iid = rec.key.split("/", 1)
+            out[iid] = host
+    return out
+
+
+def assert_usage_matches_live_instances(store: Store, hosts: Iterable[str]) -> None:
+    """Every allocation belongs to a live instance on that host, and vice versa."""
+    live = live_instances(store)
+    held = {c: h for h in hosts for c in store.provider_allocations(h)}
+    assert held == live
