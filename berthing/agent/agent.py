@@ -144,10 +144,12 @@ class Agent:
             self._destroy(rec)
 
     def _build(self, rec: Record) -> None:
-        error = self._claim_if_needed(rec) or self.builder(rec)
+        claim_error = self._claim_if_needed(rec)
+        error = claim_error or self.builder(rec)
         state = InstanceState.FAILED if error else InstanceState.ACTIVE
         self.build_failures = self.build_failures + 1 if error else 0
-        self._set_state(rec, state, error or "")
+        cause = "claim" if claim_error else "build" if error else ""
+        self._set_state(rec, state, error or "", cause)
         log.info("%s: %s %s %s", self.host.name, rec.key, state, error or "")
 
     def _claim_if_needed(self, rec: Record) -> str | None:
@@ -168,8 +170,9 @@ class Agent:
         ):  # changed under us; the next poll sees the new state
             self.store.delete_record(INSTANCE, rec.key, rec.revision)
 
-    def _set_state(self, rec: Record, state: InstanceState, error: str) -> None:
-        value: dict[str, Any] = {**rec.value, "state": state.value, "error": error}
+    def _set_state(self, rec: Record, state: InstanceState, error: str, cause: str) -> None:
+        """``cause`` tells a lost claim ("claim": a scheduling race) from a failed build."""
+        value: dict[str, Any] = {**rec.value, "state": state.value, "error": error, "cause": cause}
         with contextlib.suppress(
             GenerationConflict
         ):  # the conductor moved it on (e.g. to DELETING); we see that next poll

@@ -12,7 +12,7 @@ import socket
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from berthing.model import Inventory
+from berthing.model import Inventory, ProviderState, is_custom
 
 __all__ = ["HostDescription"]
 
@@ -24,6 +24,18 @@ class HostDescription:
     traits: frozenset[str] = frozenset()
     aggregates: frozenset[str] = frozenset()
     custom_classes: frozenset[str] = field(default=frozenset())
+
+    @classmethod
+    def from_state(cls, state: ProviderState) -> HostDescription:
+        """The host a provider in the store describes (simulated fleets re-adopt them)."""
+        p = state.provider
+        return cls(
+            p.name,
+            dict(state.inventories),
+            p.traits,
+            p.aggregates,
+            frozenset(rc for rc in state.inventories if is_custom(rc)),
+        )
 
     @classmethod
     def from_machine(

@@ -50,6 +50,8 @@ class ConductorStats:
     active: int = 0
     errors: int = 0
     failed_builds: int = 0
+    race_failures: int = 0
+    """Failed builds whose host refused the claim: a scheduling race (classic mode)."""
     reschedules: int = 0
     hosts_marked_down: int = 0
 
@@ -141,11 +143,15 @@ class Conductor:
             },
         )
         self.store.delete_record(INSTANCE, rec.key)
+        # The request follows the rebuild on the new host again (failures reschedule).
         self._update_instance(
             rec.value["request"],
             instance_uuid,
             host=new_host,
             host_name=selection.destination.host_name,
+            allocations=selection.destination.allocations,
+            step=InstanceStep.BUILDING.value,
+            dispatched=True,
         )
         return new_host
 
@@ -283,6 +289,7 @@ class Conductor:
                 changed = True
             elif state == InstanceState.FAILED:
                 self.stats.failed_builds += 1
+                self.stats.race_failures += found.value.get("cause") == "claim"
                 self.store.delete_record(INSTANCE, found.key, found.revision)
                 self._reschedule(rec, iid, inst, found.value.get("error", ""))
                 changed = True
