@@ -46,12 +46,19 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"berthing {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
 
-    from berthing.cli import quickstart
+    from berthing.cli import demo as demo_cmd
 
-    demo = sub.add_parser("demo", help="register a small cloud and place requests on it")
-    quickstart.add_arguments(demo)
-    _add_store_option(demo)
-    demo.set_defaults(run=quickstart.run)
+    demo = sub.add_parser(
+        "demo",
+        help="simulate a cloud with parallel schedulers; compare berthing with the classic "
+        "scheduler on the same workload",
+        description="Simulate a cloud: hosts as agents, several scheduler processes, a seeded "
+        "stream of boots, resizes and deletes. Runs it with berthing's store claims and with "
+        "the classic (Nova FilterScheduler) design, then prints a side-by-side report and "
+        "writes results.json and report.html.",
+    )
+    demo_cmd.add_arguments(demo)
+    demo.set_defaults(run=demo_cmd.run)
 
     check = sub.add_parser("check", help="audit a store: no over-allocation, usage == allocations")
     _add_store_option(check)

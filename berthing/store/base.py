@@ -21,9 +21,11 @@ Rules every implementation keeps:
 
 from __future__ import annotations
 
+import contextlib
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Mapping
+from contextlib import AbstractContextManager
 from typing import Any
 
 from berthing.model import (
@@ -220,6 +222,21 @@ class Store(ABC):
 
     #: Seconds between polls in the default ``watch_records``.
     poll_interval: float = 0.05
+
+    # -- batching ----------------------------------------------------------------------
+
+    def bulk(self) -> AbstractContextManager[None]:
+        """Group many writes for speed where the backend can; no atomicity promise.
+
+        Registering a large cloud is many small writes, and a backend that pays a commit
+        per write (SQLite's lock and WAL append) is far faster when they share one. Every
+        write inside keeps its own contract: it happens whole or not at all, and one that
+        fails does not undo the others. Writes that succeeded stay written even if the
+        block raises, exactly as without ``bulk()``; but other clients may see them only
+        when the block ends, and a backend may hold its write lock for the whole block,
+        so keep it to setup work, not to a scheduler's hot path. Nesting is allowed.
+        """
+        return contextlib.nullcontext()
 
     # -- lifecycle ---------------------------------------------------------------------
 

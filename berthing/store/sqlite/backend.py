@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import random
 import sqlite3
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
+from contextlib import AbstractContextManager
 from typing import Any
 
 from berthing.model import (
@@ -37,7 +38,7 @@ from berthing.model import (
 from berthing.store.base import Store
 from berthing.store.sqlite import records
 from berthing.store.sqlite.connection import MEMORY, Database
-from berthing.store.sqlite.fit import SHUFFLE_SPAN, build_fit_sql, seed_start
+from berthing.store.sqlite.fit import SHUFFLE_SPAN, ClassSizes, FitSql, build_fit_sql, seed_start
 
 __all__ = ["SqliteStore"]
 
@@ -61,9 +62,15 @@ class SqliteStore(Store):
     def __init__(self, path: str = MEMORY) -> None:
         self.url = "sqlite://" if path == MEMORY else f"sqlite:///{path}"
         self._db = Database(path)
+        self._class_sizes = ClassSizes()
 
     def close(self) -> None:
         self._db.close()
+
+    def bulk(self) -> AbstractContextManager[None]:
+        """One outer transaction (one commit) for all writes inside; each still rolls
+        back alone on failure. Holds the write lock: other processes wait meanwhile."""
+        return self._db.bulk()
 
     # -- names ---------------------------------------------------------------------
 
@@ -193,7 +200,8 @@ class SqliteStore(Store):
             )
             db.executemany(
                 "INSERT INTO inventories(provider_id, rc_id, total, reserved, min_unit, max_unit,"
-                " step_size, allocation_ratio, capacity) VALUES (?,?,?,?,?,?,?,?,?)"
+                " step_size, allocation_ratio, capacity, shuffle) VALUES (?,?,?,?,?,?,?,?,?,"
+                " (SELECT shuffle FROM providers WHERE id = ?))"
                 " ON CONFLICT(provider_id, rc_id) DO UPDATE SET total=excluded.total,"
                 " reserved=excluded.reserved, min_unit=excluded.min_unit,"
                 " max_unit=excluded.max_unit, step_size=excluded.step_size,"
@@ -209,6 +217,7 @@ class SqliteStore(Store):
                         i.step_size,
                         float(i.allocation_ratio),
                         i.capacity,
+                        pid,
                     )
                     for rc, i in inventories.items()
                 ],
@@ -250,12 +259,22 @@ class SqliteStore(Store):
                         (_provider_id(db, query.in_tree),),
                     ).fetchone()[0]
                 )
-            fit = build_fit_sql(query, rc_ids, trait_ids, root)
+            fit = build_fit_sql(query, rc_ids, trait_ids, root, self._driver(db, query, rc_ids))
             if query.limit is None:
                 ids = [r[0] for r in db.execute(fit.sql("ORDER BY p.id"), fit.params)]
             else:
-                ids = _sample(db, fit.sql, fit.params, query.limit, query.seed)
+                ids = _sample(db, fit, query.limit, query.seed)
             return _load_states(db, ids)
+
+    def _driver(
+        self, db: sqlite3.Connection, query: ProviderQuery, rc_ids: Mapping[str, int]
+    ) -> str | None:
+        """The requested class to walk first, or None where SQLite plans better alone: a
+        name, uuid or tree narrows the query to a few providers through their indexes."""
+        narrow = query.name is not None or query.uuids is not None or query.in_tree is not None
+        if not rc_ids or narrow:
+            return None
+        return self._class_sizes.rarest(db, rc_ids)
 
     # -- records ---------------------------------------------------------------------
 
@@ -449,25 +468,20 @@ def _bump_and_load(db: sqlite3.Connection, pid: int) -> Provider:
     return _load_providers(db, [pid])[0]
 
 
-def _sample(
-    db: sqlite3.Connection,
-    sql: Callable[[str], str],
-    params: list[object],
-    limit: int,
-    seed: int | None,
-) -> list[int]:
+def _sample(db: sqlite3.Connection, fit: FitSql, limit: int, seed: int | None) -> list[int]:
     """Up to ``limit`` fitting ids, walking the shuffled order from a seed-chosen start."""
     start = seed_start(seed) if seed is not None else random.randrange(SHUFFLE_SPAN)
+    rank, params = fit.order, fit.params
     head = [
         r[0]
         for r in db.execute(
-            sql("AND p.shuffle >= ? ORDER BY p.shuffle LIMIT ?"), [*params, start, limit]
+            fit.sql(f"AND {rank} >= ? ORDER BY {rank} LIMIT ?"), [*params, start, limit]
         )
     ]
     if len(head) == limit:
         return head
     tail = db.execute(
-        sql("AND p.shuffle < ? ORDER BY p.shuffle LIMIT ?"), [*params, start, limit - len(head)]
+        fit.sql(f"AND {rank} < ? ORDER BY {rank} LIMIT ?"), [*params, start, limit - len(head)]
     )
     return head + [r[0] for r in tail]
 

@@ -14,6 +14,7 @@ import threading
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
+from typing import NamedTuple
 
 from berthing.model import StoreCorrupt, StoreUnavailable
 from berthing.store.sqlite.schema import migrate
@@ -53,6 +54,7 @@ class Database:
         self._lock = threading.RLock()
         self._conn: sqlite3.Connection | None = None
         self._pid = 0
+        self._bulk_depth = 0
         with self.write() as db:
             migrate(db, path)
 
@@ -85,25 +87,51 @@ class Database:
     @contextmanager
     def _transaction(self, begin: str) -> Iterator[sqlite3.Connection]:
         with self._lock:
-            try:
-                conn = self._connect()
-                conn.execute(begin)
-            except sqlite3.Error as exc:
-                raise translate(exc, self.path) from exc
+            # Inside bulk() the outer transaction is open already: join it through a
+            # savepoint, so that a failing write still rolls back alone.
+            steps = _SAVEPOINT if self._bulk_depth else _top_level(begin)
+            conn = self._run(None, steps.begin)
             try:
                 yield conn
-                conn.execute("COMMIT")
+                conn.execute(steps.commit)
             except sqlite3.Error as exc:
-                self._rollback(conn)
+                _undo(conn, steps.undo)
                 raise translate(exc, self.path) from exc
             except BaseException:
-                self._rollback(conn)
+                _undo(conn, steps.undo)
                 raise
 
-    @staticmethod
-    def _rollback(conn: sqlite3.Connection) -> None:
-        if conn.in_transaction:
-            conn.execute("ROLLBACK")
+    @contextmanager
+    def bulk(self) -> Iterator[None]:
+        """One outer write transaction that the writes inside join as savepoints."""
+        with self._lock:
+            if self._bulk_depth:  # nested: the outer bulk() groups these writes already
+                yield
+                return
+            conn = self._run(None, "BEGIN IMMEDIATE")
+            self._bulk_depth = 1
+            try:
+                yield
+            finally:
+                self._bulk_depth = 0
+                # Commit even if the block raised: each write inside already committed
+                # or rolled back alone (its savepoint), so the outcome is the one without
+                # bulk(). Rolling back here would make bulk() atomic on SQLite only, a
+                # promise other backends do not keep.
+                try:
+                    self._run(conn, "COMMIT")
+                except BaseException:
+                    _undo(conn, ("ROLLBACK",))
+                    raise
+
+    def _run(self, conn: sqlite3.Connection | None, statement: str) -> sqlite3.Connection:
+        """Execute a transaction-control statement, translating driver errors."""
+        try:
+            conn = conn or self._connect()
+            conn.execute(statement)
+        except sqlite3.Error as exc:
+            raise translate(exc, self.path) from exc
+        return conn
 
     def write(self) -> AbstractContextManager[sqlite3.Connection]:
         """A transaction holding the database's write lock from its first statement."""
@@ -118,3 +146,27 @@ class Database:
             if self._conn is not None and self._pid == os.getpid():
                 self._conn.close()
             self._conn = None
+
+
+class _Steps(NamedTuple):
+    begin: str
+    commit: str
+    undo: tuple[str, ...]
+
+
+def _top_level(begin: str) -> _Steps:
+    return _Steps(begin, "COMMIT", ("ROLLBACK",))
+
+
+# Writes inside bulk() never nest further, so one savepoint name suffices.
+_SAVEPOINT = _Steps(
+    "SAVEPOINT bulk_write", "RELEASE bulk_write", ("ROLLBACK TO bulk_write", "RELEASE bulk_write")
+)
+
+
+def _undo(conn: sqlite3.Connection, statements: tuple[str, ...]) -> None:
+    # Skipped if SQLite already rolled the whole transaction back (e.g. disk full); the
+    # outer COMMIT of a bulk() then fails and reports it.
+    if conn.in_transaction:
+        for statement in statements:
+            conn.execute(statement)

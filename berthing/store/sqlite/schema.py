@@ -126,7 +126,25 @@ def _v2(db: sqlite3.Connection) -> None:
     _apply(db, _V2)
 
 
-MIGRATIONS = (_v1, _v2)
+# The candidate query walks the rows of one requested class in the providers' fixed
+# random order (see fit.py), so each inventory row carries its provider's rank, which
+# never changes after creation. That index replaces ix_inventories_free: sorting every
+# provider with free room cost O(providers) per query, and the free index also cost
+# an update on every claim.
+_V3 = """
+ALTER TABLE inventories ADD COLUMN shuffle INTEGER NOT NULL DEFAULT 0;
+UPDATE inventories
+   SET shuffle = (SELECT p.shuffle FROM providers p WHERE p.id = inventories.provider_id);
+CREATE INDEX ix_inventories_walk ON inventories(rc_id, shuffle);
+DROP INDEX ix_inventories_free;
+"""
+
+
+def _v3(db: sqlite3.Connection) -> None:
+    _apply(db, _V3)
+
+
+MIGRATIONS = (_v1, _v2, _v3)
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
