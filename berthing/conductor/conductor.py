@@ -77,7 +77,7 @@ class Conductor:
         self.open: dict[str, Record] = {}
         self._revision = 0
         #: Whether the scheduler claims (berthing) or the host does at build (classic).
-        self.claims_in_scheduler = getattr(scheduler, "claims", True)
+        self.claims_in_scheduler = scheduler.claims
 
     # -- requests from the API -------------------------------------------------------
 

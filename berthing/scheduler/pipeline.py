@@ -69,6 +69,9 @@ class _Attempts:
 class Scheduler:
     """Safe to run in many processes against one store; one instance per thread."""
 
+    claims = True
+    """Selections are claimed in the store (the classic baseline says False)."""
+
     def __init__(
         self,
         store: Store,

@@ -29,8 +29,7 @@ __all__ = ["ClassicScheduler"]
 
 
 class ClassicScheduler(Scheduler):
-    claims = False
-    """Tells the conductor that the host, not the scheduler, makes the claim."""
+    claims = False  # the host makes the claim, when it builds
 
     def __init__(
         self,
