@@ -1,0 +1,61 @@
+"""Two cells -- each with its own conductors and schedulers -- share one store and one
+set of hosts: every request is placed by its own cell, and no host is double-booked."""
+
+from __future__ import annotations
+
+import multiprocessing
+
+import pytest
+
+from berthing.conductor import BUILD_REQUEST, Conductor
+from berthing.scheduler import RequestSpec, Scheduler
+from berthing.store import open_store
+from berthing.store.audit import audit
+from tests.lifecycle.cell_worker import run
+from tests.lifecycle.harness import FLAVOR, agents, assert_usage_matches_live_instances, drive
+
+PER_CELL = 30
+
+
+@pytest.mark.slow
+def test_two_cells_share_hosts_without_double_booking(shared_store_url: str) -> None:
+    store = open_store(shared_store_url)
+    fleet = agents(store, 10)  # 80 VCPU: room for 40 of the 60 requests
+    keys = {
+        cell: [
+            Conductor(store, Scheduler(store), cell=cell).submit(RequestSpec(FLAVOR))
+            for _ in range(PER_CELL)
+        ]
+        for cell in ("cell1", "cell2")
+    }
+    ctx = multiprocessing.get_context("spawn")
+    stop = ctx.Event()
+    procs = [
+        ctx.Process(target=run, args=(shared_store_url, cell, seed, stop))
+        for seed, cell in enumerate(["cell1", "cell1", "cell2", "cell2"])
+    ]
+    for p in procs:
+        p.start()
+    try:
+
+        def settled() -> bool:
+            states = [r.value["state"] for r in store.list_records(BUILD_REQUEST)]
+            return all(s in ("ACTIVE", "ERROR") for s in states)
+
+        drive([], fleet, settled, timeout=120)
+    finally:
+        stop.set()
+        for p in procs:
+            p.join(timeout=30)
+    assert all(p.exitcode == 0 for p in procs)
+    states = {}
+    for cell, cell_keys in keys.items():
+        for key in cell_keys:
+            rec = store.get_record(BUILD_REQUEST, key)
+            assert rec is not None
+            assert rec.value["owner"].startswith(f"{cell}-")  # placed by its own cell
+            states[key] = rec.value["state"]
+    assert list(states.values()).count("ACTIVE") == 40  # the hosts filled, exactly
+    assert audit(store) == []
+    assert_usage_matches_live_instances(store, [a.uuid for a in fleet])
+    store.close()
