@@ -6,10 +6,13 @@ from other processes, which the multi-process tests need.
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+
+import pytest
 
 from berthing.store import Store, open_store
 
@@ -32,9 +35,20 @@ def _sqlite_file(tmp_path: Path, request: object) -> Iterator[str]:
     yield f"sqlite:///{tmp_path / 'berthing.db'}"
 
 
+@contextmanager
+def _etcd(tmp_path: Path, request: object) -> Iterator[str]:
+    """A fresh key prefix on the session's real 3-member etcd cluster (tests/conftest.py)."""
+    assert isinstance(request, pytest.FixtureRequest)
+    cluster = request.getfixturevalue("etcd_cluster")
+    prefix = f"test-{uuid.uuid4().hex[:12]}"
+    yield cluster.url(prefix)
+    cluster.delete_prefix(f"/{prefix}/")
+
+
 BACKENDS: list[Backend] = [
     Backend("sqlite-memory", shared=False, url=_sqlite_memory),
     Backend("sqlite-file", shared=True, url=_sqlite_file),
+    Backend("etcd", shared=True, url=_etcd),
 ]
 
 

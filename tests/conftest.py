@@ -6,7 +6,16 @@ from pathlib import Path
 import pytest
 
 from berthing.store import Store
+from berthing.store.etcd.cluster import EtcdCluster
 from tests.backends import BACKENDS, fresh_store
+
+
+@pytest.fixture(scope="session")
+def etcd_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EtcdCluster]:
+    """One real 3-member etcd cluster on 127.0.0.1 for the whole run; each etcd test
+    gets its own key prefix on it (tests/backends.py)."""
+    with EtcdCluster(tmp_path_factory.mktemp("etcd")) as cluster:
+        yield cluster
 
 
 @pytest.fixture(params=BACKENDS, ids=[b.name for b in BACKENDS])

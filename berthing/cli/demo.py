@@ -21,31 +21,66 @@ __all__ = ["add_arguments", "run"]
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     d = DemoSettings()
-    p.add_argument("--hosts", type=int, default=d.hosts,
-                   help=f"simulated hosts: mixed compute shapes, GPU and bare-metal nodes in 3 "
-                   f"availability zones, plus a shared storage pool per zone (default {d.hosts})")
-    p.add_argument("--requests", type=int, default=d.requests,
-                   help=f"operations in the seeded stream: ~75%% boots, the rest resizes and "
-                   f"deletes (default {d.requests})")
-    p.add_argument("--schedulers", type=int, default=d.schedulers,
-                   help=f"scheduler processes running in parallel (default {d.schedulers})")
-    p.add_argument("--seed", type=int, default=d.seed,
-                   help="seed of the cloud and the workload: same seed, same runs (default 1)")
-    p.add_argument("--failure-rate", type=float, default=d.failure_rate,
-                   help=f"chance that a host fails a build, which the conductor reschedules "
-                   f"(default {d.failure_rate})")
-    p.add_argument("--duration", type=float, default=d.duration,
-                   help=f"stop a mode after this many seconds even if work remains "
-                   f"(default {d.duration:g})")
-    p.add_argument("--mode", choices=("both", "berthing", "classic"), default="both",
-                   help="berthing: claims in the store; classic: Nova's old FilterScheduler "
-                   "(cached host state, claims at build time); both: side by side (default)")
-    p.add_argument("--classic-refresh", type=float, default=d.classic_refresh,
-                   help="seconds between the classic schedulers' refreshes of their host copy "
-                   f"(default {d.classic_refresh:g})")
-    p.add_argument("--output", type=Path, default=d.output,
-                   help=f"directory for the stores, results.json and report.html "
-                   f"(default ./{d.output})")
+    p.add_argument(
+        "--hosts",
+        type=int,
+        default=d.hosts,
+        help=f"simulated hosts: mixed compute shapes, GPU and bare-metal nodes in 3 "
+        f"availability zones, plus a shared storage pool per zone (default {d.hosts})",
+    )
+    p.add_argument(
+        "--requests",
+        type=int,
+        default=d.requests,
+        help=f"operations in the seeded stream: ~75%% boots, the rest resizes and "
+        f"deletes (default {d.requests})",
+    )
+    p.add_argument(
+        "--schedulers",
+        type=int,
+        default=d.schedulers,
+        help=f"scheduler processes running in parallel (default {d.schedulers})",
+    )
+    p.add_argument(
+        "--seed",
+        type=int,
+        default=d.seed,
+        help="seed of the cloud and the workload: same seed, same runs (default 1)",
+    )
+    p.add_argument(
+        "--failure-rate",
+        type=float,
+        default=d.failure_rate,
+        help=f"chance that a host fails a build, which the conductor reschedules "
+        f"(default {d.failure_rate})",
+    )
+    p.add_argument(
+        "--duration",
+        type=float,
+        default=d.duration,
+        help=f"stop a mode after this many seconds even if work remains "
+        f"(default {d.duration:g})",
+    )
+    p.add_argument(
+        "--mode",
+        choices=("both", "berthing", "classic"),
+        default="both",
+        help="berthing: claims in the store; classic: Nova's old FilterScheduler "
+        "(cached host state, claims at build time); both: side by side (default)",
+    )
+    p.add_argument(
+        "--classic-refresh",
+        type=float,
+        default=d.classic_refresh,
+        help="seconds between the classic schedulers' refreshes of their host copy "
+        f"(default {d.classic_refresh:g})",
+    )
+    p.add_argument(
+        "--output",
+        type=Path,
+        default=d.output,
+        help=f"directory for the stores, results.json and report.html " f"(default ./{d.output})",
+    )
 
 
 def _machine() -> dict[str, Any]:
@@ -57,8 +92,13 @@ def _machine() -> dict[str, Any]:
                 break
     except OSError:
         pass  # not Linux: keep platform's answer
-    return {"cpu": cpu, "cores": os.cpu_count() or 1, "python": platform.python_version(),
-            "sqlite": sqlite3.sqlite_version, "platform": platform.platform()}
+    return {
+        "cpu": cpu,
+        "cores": os.cpu_count() or 1,
+        "python": platform.python_version(),
+        "sqlite": sqlite3.sqlite_version,
+        "platform": platform.platform(),
+    }
 
 
 def _settings(args: argparse.Namespace) -> DemoSettings:
@@ -69,10 +109,17 @@ def _settings(args: argparse.Namespace) -> DemoSettings:
     if not 0 <= args.failure_rate < 1:
         raise InvalidInput(f"--failure-rate must be in [0, 1), got {args.failure_rate}.")
     modes = ("berthing", "classic") if args.mode == "both" else (args.mode,)
-    return DemoSettings(hosts=args.hosts, seed=args.seed, schedulers=args.schedulers,
-                        requests=args.requests, failure_rate=args.failure_rate,
-                        duration=args.duration, modes=modes, output=args.output,
-                        classic_refresh=args.classic_refresh)
+    return DemoSettings(
+        hosts=args.hosts,
+        seed=args.seed,
+        schedulers=args.schedulers,
+        requests=args.requests,
+        failure_rate=args.failure_rate,
+        duration=args.duration,
+        modes=modes,
+        output=args.output,
+        classic_refresh=args.classic_refresh,
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -81,10 +128,17 @@ def run(args: argparse.Namespace) -> int:
     settings = _settings(args)
     console = Console()
     command = "berthing " + shlex.join(sys.argv[1:]) if sys.argv[1:] else "berthing demo"
-    console.print(f"[bold]berthing demo[/]: {settings.hosts} hosts, {settings.requests} operations, "
-                  f"{settings.schedulers} schedulers, modes: {', '.join(settings.modes)}")
-    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                  TimeElapsedColumn(), console=console) as bar:
+    console.print(
+        f"[bold]berthing demo[/]: {settings.hosts} hosts, {settings.requests} operations, "
+        f"{settings.schedulers} schedulers, modes: {', '.join(settings.modes)}"
+    )
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console,
+    ) as bar:
         tasks: dict[str, Any] = {}
 
         def progress(what: str, done: int, total: int) -> None:

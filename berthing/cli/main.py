@@ -7,6 +7,7 @@ do next, with exit status 2; anything else is a bug and keeps its traceback.
 from __future__ import annotations
 
 import argparse
+import logging
 import sys
 from collections.abc import Callable, Sequence
 
@@ -44,6 +45,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="berthing", description="A cloud resource scheduler built on shared, replicated state."
     )
     parser.add_argument("--version", action="version", version=f"berthing {__version__}")
+    parser.add_argument("--log-level", default="WARNING", help="DEBUG, INFO, WARNING (default)")
     sub = parser.add_subparsers(dest="command", required=True)
 
     from berthing.cli import demo as demo_cmd
@@ -60,14 +62,38 @@ def build_parser() -> argparse.ArgumentParser:
     demo_cmd.add_arguments(demo)
     demo.set_defaults(run=demo_cmd.run)
 
+    from berthing.sim import bench
+
+    bench_parser = sub.add_parser("bench", help="measure the scheduler on synthetic clouds")
+    bench.add_arguments(bench_parser)
+    bench_parser.set_defaults(run=bench.run)
+
+    from berthing.cli import etcd_cluster
+
+    etcd = sub.add_parser("etcd-cluster", help="run a local 3-member etcd cluster (etcd:// store)")
+    etcd_cluster.add_arguments(etcd)
+    etcd.set_defaults(run=etcd_cluster.run)
+
     check = sub.add_parser("check", help="audit a store: no over-allocation, usage == allocations")
     _add_store_option(check)
     check.set_defaults(run=_check)
+
+    from berthing.cli import services
+
+    for name, add, text in (
+        ("agent", services.add_agent, "run the compute agent for this machine"),
+        ("conductor", services.add_conductor, "run a conductor (with its scheduler) for a cell"),
+        ("boot", services.add_boot, "submit a build request (and optionally wait for it)"),
+    ):
+        command = sub.add_parser(name, help=text, description=text)
+        add(command)
+        _add_store_option(command)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(name)s %(message)s")
     run: Command = args.run
     try:
         return run(args)

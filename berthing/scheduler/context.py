@@ -33,6 +33,10 @@ class HostStats:
         return cls(num("num_instances"), num("io_ops"), num("build_failures"))
 
 
+# Shared rather than built per call: filters and weighers ask four times per candidate.
+_NO_STATS = HostStats()
+
+
 @dataclass(frozen=True, slots=True)
 class GroupView:
     uuid: str
@@ -68,7 +72,7 @@ class Context:
         return hosts | set(self.placed)
 
     def host_stats(self, host_uuid: str) -> HostStats:
-        return self.stats.get(host_uuid) or HostStats()
+        return self.stats.get(host_uuid) or _NO_STATS
 
     def pool_for(self, host: ProviderState) -> ProviderState | None:
         for agg in sorted(host.provider.aggregates):

@@ -179,9 +179,7 @@ class Scheduler:
         """Query, filter and weigh; the best ``host_subset_size`` are shuffled so that
         parallel schedulers facing the same cloud do not all pick the same host."""
         query = self._query(ctx)
-        found = [
-            h for h in self._candidates(query) if h.provider.uuid not in attempts.tried
-        ]
+        found = [h for h in self._candidates(query) if h.provider.uuid not in attempts.tried]
         if not found and not attempts.candidates:
             raise NoValidHost(
                 "the store has no provider that fits", explain_empty_query(self.store, query)

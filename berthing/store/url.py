@@ -2,7 +2,7 @@
 
 * ``sqlite://``                 in memory (one process only)
 * ``sqlite:///relative/path.db``, ``sqlite:////absolute/path.db``, or a bare path
-* ``etcd://host:port[,host:port...]``   (added by the etcd backend)
+* ``etcd://host:port[,host:port...][/prefix][?timeout=seconds]``   (docs/etcd.md)
 """
 
 from __future__ import annotations
@@ -39,6 +39,16 @@ def _open_sqlite(url: str) -> Store:
 
 
 register_backend("sqlite", _open_sqlite)
+
+
+def _open_etcd(url: str) -> Store:
+    # Imported on first use: the gRPC driver loads only for etcd:// URLs.
+    from berthing.store.etcd.backend import EtcdStore
+
+    return EtcdStore(url)
+
+
+register_backend("etcd", _open_etcd)
 
 
 def open_store(url: str | None = None) -> Store:

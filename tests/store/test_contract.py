@@ -345,7 +345,11 @@ def test_resize_replaces_atomically(store: Store) -> None:
     too_big = store.claim(grown.consumer, {a.uuid: {"VCPU": 5}})
     assert isinstance(too_big, ClaimConflict)
     assert store.get_allocations(c.consumer.uuid)[1] == {a.uuid: {"VCPU": 4}}
-    moved = store.claim(grown.consumer, {b.uuid: {"VCPU": 2}})
+    gen = store.get_provider(a.uuid).generation
+    shrunk = store.claim(grown.consumer, {a.uuid: {"VCPU": 1}})
+    assert isinstance(shrunk, Claimed)
+    assert store.get_provider(a.uuid).generation == gen + 1  # one change, one bump
+    moved = store.claim(shrunk.consumer, {b.uuid: {"VCPU": 2}})
     assert isinstance(moved, Claimed)
     assert store.get_provider_state(a.uuid).usages["VCPU"] == 0
     assert store.get_provider_state(b.uuid).usages["VCPU"] == 2

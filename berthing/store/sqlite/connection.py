@@ -11,18 +11,21 @@ from __future__ import annotations
 import os
 import sqlite3
 import threading
+import weakref
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from typing import NamedTuple
 
 from berthing.model import StoreCorrupt, StoreUnavailable
+from berthing.store.sqlite.checkpoint import BACKSTOP_PAGES, Checkpointer
 from berthing.store.sqlite.schema import migrate
 
 __all__ = ["Database"]
 
 MEMORY = ":memory:"
 BUSY_TIMEOUT_MS = 30_000
+MMAP_BYTES = 256 * 2**20
 
 
 def translate(exc: sqlite3.Error, path: str) -> Exception:
@@ -55,6 +58,7 @@ class Database:
         self._conn: sqlite3.Connection | None = None
         self._pid = 0
         self._bulk_depth = 0
+        self._checkpointer: Checkpointer | None = None
         with self.write() as db:
             migrate(db, path)
 
@@ -81,6 +85,17 @@ class Database:
             # before COMMIT returns); only an OS crash or power loss can drop the last
             # commits. FULL would fsync every claim and cost ~10x throughput.
             conn.execute("PRAGMA synchronous = NORMAL")
+            # Read the file through a shared memory map rather than read() into each
+            # connection's 2 MB page cache: candidate queries probe pages all over a big
+            # store, and all processes share the one copy in the OS page cache.
+            # Measured at 100k providers: a selective query takes half the CPU.
+            conn.execute(f"PRAGMA mmap_size = {MMAP_BYTES}")
+            # Checkpoints run in a thread of this process (see checkpoint.py); the
+            # automatic one in a committing request is the backstop only.
+            conn.execute(f"PRAGMA wal_autocheckpoint = {BACKSTOP_PAGES}")
+            self._checkpointer = Checkpointer(self.path)
+            # A store dropped without close() must not leave its thread polling on.
+            weakref.finalize(self, self._checkpointer.stop, False)
         self._conn, self._pid = conn, os.getpid()
         return conn
 
@@ -143,6 +158,9 @@ class Database:
 
     def close(self) -> None:
         with self._lock:
+            if self._checkpointer is not None:
+                self._checkpointer.stop()
+                self._checkpointer = None
             if self._conn is not None and self._pid == os.getpid():
                 self._conn.close()
             self._conn = None

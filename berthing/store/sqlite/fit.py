@@ -48,6 +48,13 @@ class FitSql:
         return "d.shuffle" if self.driven else "p.shuffle"
 
     @property
+    def key(self) -> str:
+        """The provider id every probe keys on. When driven, the driving index's own
+        column: SQLite then runs the probes before it fetches the row behind the index
+        entry, so a provider rejected by a trait or aggregate costs no row reads."""
+        return "d.provider_id" if self.driven else "p.id"
+
+    @property
     def params(self) -> list[object]:
         """In the order the placeholders appear: joins first, then the WHERE clause."""
         return self.join_params + self.where_params
@@ -105,7 +112,9 @@ def build_fit_sql(
             fit.where_params += params
         else:
             join = "CROSS JOIN" if driver else "JOIN"
-            fit.joins.append(f"{join} inventories {alias} ON {alias}.provider_id = p.id AND {test}")
+            fit.joins.append(
+                f"{join} inventories {alias} ON {alias}.provider_id = {fit.key} AND {test}"
+            )
             fit.join_params += params
     _add_filters(fit, query, trait_ids, tree_root_id)
     return fit
@@ -117,20 +126,21 @@ def _add_filters(
     """Everything but resources: WHERE terms on the provider ``p``."""
     for trait in sorted(query.required_traits):
         fit.where.append(
-            "EXISTS (SELECT 1 FROM provider_traits t WHERE t.provider_id = p.id AND t.trait_id = ?)"
+            f"EXISTS (SELECT 1 FROM provider_traits t WHERE t.provider_id = {fit.key}"
+            " AND t.trait_id = ?)"
         )
         fit.where_params.append(trait_ids[trait])
     if query.forbidden_traits:
         ids = [trait_ids[t] for t in sorted(query.forbidden_traits)]
         fit.where.append(
-            "NOT EXISTS (SELECT 1 FROM provider_traits t WHERE t.provider_id = p.id"
+            f"NOT EXISTS (SELECT 1 FROM provider_traits t WHERE t.provider_id = {fit.key}"
             f" AND t.trait_id IN ({_marks(len(ids))}))"
         )
         fit.where_params += ids
     for group in query.member_of:
         aggs = sorted(group)
         fit.where.append(
-            "EXISTS (SELECT 1 FROM provider_aggregates a WHERE a.provider_id = p.id"
+            f"EXISTS (SELECT 1 FROM provider_aggregates a WHERE a.provider_id = {fit.key}"
             f" AND a.aggregate IN ({_marks(len(aggs))}))"
         )
         fit.where_params += aggs

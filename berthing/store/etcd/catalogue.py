@@ -1,0 +1,230 @@
+"""The in-memory catalogue ``find_providers`` searches: an informer over ``cat/``.
+
+etcd has no query language, so each store keeps every provider, inventory, usage,
+custom class and trait in memory, kept current the way Kubernetes informers do it:
+list everything at one revision R, then watch from R+1; when the watch reports that
+its history was compacted, list again. A broken stream resumes on another member
+from the last revision applied.
+
+The catalogue only *chooses candidates*. ``find_providers`` re-reads the chosen
+providers from etcd as one snapshot and re-checks them, and ``claim`` decides on its
+own transaction, so a stale catalogue costs at most a missed candidate or a claim
+conflict and a retry, never a wrong answer. Staleness is bounded: a store waits for
+its own writes to come back through the watch before it answers (read your writes),
+and another process's write arrives one watch delivery later (milliseconds on a
+healthy cluster; after a member failure, once the watch has moved to another member).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from concurrent.futures import Future
+from dataclasses import dataclass
+from typing import Any
+
+from berthing.model import BerthingError, Inventory, Provider, ProviderQuery, StoreUnavailable
+from berthing.store.etcd.fit import matches, seed_start
+from berthing.store.etcd.kv import KV, Compacted, WatchEvent
+from berthing.store.etcd.layout import (
+    Keys,
+    decode,
+    inventories_from,
+    provider_from,
+    usages_from,
+)
+from berthing.store.etcd.ops import Range, prefix_end
+
+__all__ = ["Catalogue"]
+
+#: Keys per page when listing; etcd answers a page in one consistent read.
+PAGE = 1000
+#: How long to wait for the watch to deliver our own write before listing again.
+CATCH_UP = 2.0
+
+
+@dataclass(frozen=True, slots=True)
+class _Entry:
+    provider: Provider
+    created: int  # create_revision of the provider key: creation order
+    shuffle: int  # fixed random rank, for seeded queries
+
+
+class Catalogue:
+    """Providers and names of one store prefix, current to ``applied``."""
+
+    def __init__(self, kv: KV, keys: Keys) -> None:
+        self._kv, self._keys = kv, keys
+        self._cond = threading.Condition()
+        self._resync = threading.Lock()
+        self._providers: dict[str, _Entry] = {}
+        self._inventories: dict[str, dict[str, Inventory]] = {}
+        self._usages: dict[str, dict[str, int]] = {}
+        self._classes: set[str] = set()
+        self._traits: set[str] = set()
+        self.applied = 0
+        #: Full lists done: one at start, then one per compaction or stuck watch.
+        self.relists = 0
+        self._task: Future[None] | None = None
+
+    # -- lifecycle ----------------------------------------------------------------------
+
+    def start(self) -> None:
+        """List synchronously (so an unreachable cluster fails the open), then watch."""
+        self._kv.run(self._relist())
+        self.resume()
+
+    def stop(self) -> None:
+        """Stop watching; the catalogue keeps what it has (and goes stale)."""
+        if self._task is not None:
+            self._task.cancel()
+            self._task = None
+
+    def resume(self) -> None:
+        """Watch again from the last revision applied (relisting if it was compacted)."""
+        self.stop()
+        self._task = self._kv.spawn(self._follow())
+
+    def catch_up(self, revision: int) -> None:
+        """Return once everything up to ``revision`` is applied (read your writes)."""
+        with self._cond:
+            if self._cond.wait_for(lambda: self.applied >= revision, CATCH_UP):
+                return
+        # The watch is slow or broken (a member died under it): list again instead. If
+        # the list fails too, the caller gets StoreUnavailable and the watch goes on.
+        with self._resync:
+            if self.applied >= revision:
+                return
+            self.stop()
+            try:
+                self._kv.run(self._relist())
+            finally:
+                self.resume()
+
+    # -- queries ------------------------------------------------------------------------
+
+    def has_class(self, name: str) -> bool:
+        with self._cond:
+            return name in self._classes
+
+    def has_trait(self, name: str) -> bool:
+        with self._cond:
+            return name in self._traits
+
+    def candidates(self, query: ProviderQuery, tree_root: str | None) -> list[str]:
+        """Uuids that fit according to the catalogue, in the order to try them:
+        creation order without a limit, else the shuffled order from a seeded start."""
+        with self._cond:
+            fits = [
+                e
+                for uuid, e in self._providers.items()
+                if matches(
+                    query,
+                    e.provider,
+                    self._inventories.get(uuid, {}),
+                    self._usages.get(uuid, {}),
+                    tree_root,
+                )
+            ]
+        if query.limit is None:
+            return [e.provider.uuid for e in sorted(fits, key=lambda e: e.created)]
+        ranked = sorted(fits, key=lambda e: (e.shuffle, e.provider.uuid))
+        start = seed_start(query.seed)
+        head = [e for e in ranked if e.shuffle >= start]
+        tail = [e for e in ranked if e.shuffle < start]
+        return [e.provider.uuid for e in head + tail]
+
+    # -- list and watch -----------------------------------------------------------------
+
+    async def _relist(self) -> None:
+        prefix = self._keys.cat.encode()
+        end = prefix_end(prefix)
+        first = await self._kv.atxn((), [Range(prefix, end, limit=PAGE)], (), "a catalogue list")
+        revision, page = first.revision, first.ranges[0]
+        kvs = list(page)
+        while len(page) == PAGE:
+            after = page[-1].key + b"\0"
+            nxt = await self._kv.atxn(
+                (), [Range(after, end, revision=revision, limit=PAGE)], (), "a catalogue list"
+            )
+            page = nxt.ranges[0]
+            kvs.extend(page)
+        with self._cond:
+            if revision < self.applied:
+                return  # a newer state arrived meanwhile
+            self._providers.clear()
+            self._inventories.clear()
+            self._usages.clear()
+            self._classes.clear()
+            self._traits.clear()
+            for kv in kvs:
+                self._apply(WatchEvent("put", kv))
+            self.applied = revision
+            self.relists += 1
+            self._cond.notify_all()
+
+    async def _follow(self) -> None:
+        prefix = self._keys.cat.encode()
+        while True:
+            try:
+                await self._kv.watch(prefix, prefix_end(prefix), self.applied + 1, self._deliver)
+            except Compacted:
+                await self._relist_until_done()
+
+    async def _relist_until_done(self) -> None:
+        while True:
+            try:
+                await self._relist()
+                return
+            except StoreUnavailable:
+                await asyncio.sleep(0.5)  # the cluster is down: the next list may work
+
+    def _deliver(self, progress: int, events: list[WatchEvent]) -> None:
+        with self._cond:
+            for event in events:
+                if event.kv.mod_revision > self.applied:
+                    self._apply(event)
+            self.applied = max(self.applied, progress)
+            self._cond.notify_all()
+
+    def _apply(self, event: WatchEvent) -> None:
+        where = self._keys.cat_kind(event.kv.key)
+        if where is None:
+            return
+        kind, ident = where
+        try:
+            self._apply_one(kind, ident, event)
+        except (BerthingError, KeyError, TypeError, ValueError):
+            # A document berthing did not write: leave it out of the candidates; reading
+            # that provider directly reports it as StoreCorrupt, naming the key.
+            self._forget(kind, ident)
+
+    def _apply_one(self, kind: str, ident: str, event: WatchEvent) -> None:
+        if event.kind == "delete":
+            self._forget(kind, ident)
+            return
+        kv = event.kv
+        doc: dict[str, Any] = decode(kv.key, kv.value)
+        if kind == "providers":
+            provider = provider_from(kv.key, ident, doc)
+            self._providers[ident] = _Entry(provider, kv.create_revision, int(doc["shuffle"]))
+        elif kind == "inventories":
+            self._inventories[ident] = inventories_from(kv.key, doc)
+        elif kind == "usages":
+            self._usages[ident] = usages_from(kv.key, doc)
+        elif kind == "classes":
+            self._classes.add(ident)
+        elif kind == "traits":
+            self._traits.add(ident)
+
+    def _forget(self, kind: str, ident: str) -> None:
+        if kind == "providers":
+            self._providers.pop(ident, None)
+        elif kind == "inventories":
+            self._inventories.pop(ident, None)
+        elif kind == "usages":
+            self._usages.pop(ident, None)
+        elif kind == "classes":
+            self._classes.discard(ident)
+        elif kind == "traits":
+            self._traits.discard(ident)

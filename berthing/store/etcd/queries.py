@@ -1,0 +1,106 @@
+"""Reads: provider states, the confirmed candidate search, allocations and usage.
+
+Each function runs inside one ``Attempt``, so everything it reads comes from one
+revision: the "one snapshot" the contract promises.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from urllib.parse import unquote
+
+from berthing.model import (
+    ProviderNotFound,
+    ProviderQuery,
+    ProviderState,
+    ResourceClassNotFound,
+    TraitNotFound,
+    is_custom,
+)
+from berthing.store.etcd.catalogue import Catalogue
+from berthing.store.etcd.fit import matches
+from berthing.store.etcd.layout import (
+    Keys,
+    decode,
+    inventories_from,
+    provider_from,
+    usages_from,
+)
+from berthing.store.etcd.ops import KeyValue
+from berthing.store.etcd.stm import Attempt
+
+__all__ = ["find", "provider_allocations", "states", "totals"]
+
+#: Candidates confirmed per read when few are wanted: a dropped one costs no extra trip.
+MIN_BATCH = 8
+
+
+def states(a: Attempt, k: Keys, uuids: list[str]) -> list[ProviderState]:
+    """The providers that exist among ``uuids``, with inventories and usages."""
+    keys = [key for u in uuids for key in (k.provider(u), k.inventory(u), k.usage(u))]
+    docs = a.docs(*keys)
+    out = []
+    for i, u in enumerate(uuids):
+        doc, inv, used = docs[3 * i : 3 * i + 3]
+        if doc is None:
+            continue
+        invs = inventories_from(k.inventory(u), inv)
+        usage = usages_from(k.usage(u), used)
+        provider = provider_from(k.provider(u), u, doc)
+        out.append(ProviderState(provider, invs, {rc: usage.get(rc, 0) for rc in invs}))
+    return out
+
+
+def find(a: Attempt, k: Keys, catalogue: Catalogue, query: ProviderQuery) -> list[ProviderState]:
+    """Candidates from the catalogue, confirmed on the snapshot, in the catalogue's order."""
+    _check_names(a, k, catalogue, query)
+    root = None
+    if query.in_tree is not None:
+        doc = a.doc(k.provider(query.in_tree))
+        if doc is None:
+            raise ProviderNotFound(query.in_tree)
+        root = str(doc["root"])
+    order = catalogue.candidates(query, root)
+    wanted = len(order) if query.limit is None else query.limit
+    found: list[ProviderState] = []
+    while order and len(found) < wanted:
+        # A stale catalogue only costs another batch: the snapshot decides.
+        size = max(wanted - len(found), MIN_BATCH)
+        batch, order = order[:size], order[size:]
+        found += [
+            s
+            for s in states(a, k, batch)
+            if matches(query, s.provider, s.inventories, s.usages, root)
+        ]
+    return found[:wanted]
+
+
+def _check_names(a: Attempt, k: Keys, catalogue: Catalogue, query: ProviderQuery) -> None:
+    """Unknown custom classes or traits raise, as in SQLite. A name the catalogue does
+    not know may just be newer than it, so etcd has the last word."""
+    for rc in sorted(query.resources):
+        if is_custom(rc) and not catalogue.has_class(rc) and a.doc(k.resource_class(rc)) is None:
+            raise ResourceClassNotFound(rc)
+    for t in sorted(query.required_traits | query.forbidden_traits):
+        if is_custom(t) and not catalogue.has_trait(t) and a.doc(k.trait(t)) is None:
+            raise TraitNotFound(t)
+
+
+def provider_allocations(a: Attempt, k: Keys, uuid: str) -> dict[str, dict[str, int]]:
+    if a.doc(k.provider(uuid)) is None:
+        raise ProviderNotFound(uuid)
+    start = len(k.allocations(uuid))
+    return {unquote(kv.key[start:].decode()): _amounts(kv) for kv in a.scan(k.allocations(uuid))}
+
+
+def totals(kvs: Iterable[KeyValue]) -> dict[str, int]:
+    """Amounts per class summed over ``{RC: n}`` documents."""
+    out: dict[str, int] = {}
+    for kv in kvs:
+        for rc, n in _amounts(kv).items():
+            out[rc] = out.get(rc, 0) + n
+    return out
+
+
+def _amounts(kv: KeyValue) -> dict[str, int]:
+    return {str(rc): int(n) for rc, n in decode(kv.key, kv.value).items()}

@@ -1,0 +1,272 @@
+"""The etcd store under member failures, on a real 3-member cluster per test.
+
+Several OS processes claim and release in a storm while members are killed (SIGKILL,
+as a crashed host) and restarted. After each fault: no provider is over capacity,
+usage equals the sum of allocations, every acknowledged claim is there, and nothing
+is there that was not attempted. Each test prints how long the store took to recover.
+"""
+
+from __future__ import annotations
+
+import json
+import multiprocessing
+import random
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from berthing.model import (
+    Claimed,
+    Consumer,
+    ConsumerNotFound,
+    Inventory,
+    ProviderQuery,
+    StoreUnavailable,
+    new_uuid,
+)
+from berthing.store import Store, open_store
+from berthing.store.audit import audit
+from berthing.store.etcd.cluster import EtcdCluster, free_port, wait_until
+
+pytestmark = pytest.mark.slow
+
+WORKERS, PROVIDERS, STORM_SECONDS, FAULT_AT = 3, 12, 6.0, 1.5
+Log = dict[str, Any]
+
+
+@pytest.fixture
+def cluster(tmp_path: Path) -> Iterator[EtcdCluster]:
+    """A cluster of its own: these tests kill members and must not disturb others."""
+    with EtcdCluster(tmp_path / "etcd") as c:
+        yield c
+
+
+# -- the storm ------------------------------------------------------------------------
+
+
+def storm(url: str, providers: list[str], seconds: float, seed: int, out: str) -> None:
+    """Claim and release at random for ``seconds``; log what was acknowledged when."""
+    rng = random.Random(seed)
+    store = open_store(url)
+    acked: dict[str, dict[str, dict[str, int]]] = {}
+    log: dict[str, list[Any]] = {
+        "released": [],
+        "maybe_released": [],
+        "unknown": [],
+        "ok_at": [],
+        "errors": [],
+    }
+    conflicts = 0
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        allocs = {rng.choice(providers): {"VCPU": rng.randint(1, 4), "MEMORY_MB": 256}}
+        consumer = Consumer(new_uuid(), f"p{seed}", "u")
+        try:
+            result = store.claim(consumer, allocs)
+        except StoreUnavailable as exc:  # outcome unknown: it may or may not be there
+            log["unknown"].append(consumer.uuid)
+            log["errors"].append(str(exc))
+            continue
+        if isinstance(result, Claimed):
+            acked[consumer.uuid] = allocs
+            log["ok_at"].append(time.time())
+        else:
+            conflicts += 1
+        if acked and rng.random() < 0.25:
+            gone = rng.choice(sorted(acked))
+            try:
+                store.release(gone)
+            except StoreUnavailable as exc:  # outcome unknown: held or released
+                log["maybe_released"].append(gone)
+                log["errors"].append(str(exc))
+                del acked[gone]
+                continue
+            del acked[gone]
+            log["released"].append(gone)
+            log["ok_at"].append(time.time())
+    store.close()
+    Path(out).write_text(json.dumps({**log, "acked": acked, "conflicts": conflicts}))
+
+
+def run_storm(
+    url: str, providers: list[str], tmp_path: Path, fault: Callable[[], object]
+) -> tuple[list[Log], float]:
+    """Run the storm in WORKERS processes, call ``fault()`` FAULT_AT seconds in; return
+    the workers' logs and the wall-clock time of the fault."""
+    ctx = multiprocessing.get_context("spawn")
+    outs = [tmp_path / f"storm{i}.json" for i in range(WORKERS)]
+    procs = [
+        ctx.Process(target=storm, args=(url, providers, STORM_SECONDS, i, str(outs[i])))
+        for i in range(WORKERS)
+    ]
+    for p in procs:
+        p.start()
+    time.sleep(FAULT_AT)  # let the storm get going: the fault must land mid-flight
+    fault_at = time.time()
+    fault()
+    for p in procs:
+        p.join(timeout=STORM_SECONDS + 60)
+        assert p.exitcode == 0, f"storm worker exited with {p.exitcode}"
+    return [json.loads(o.read_text()) for o in outs], fault_at
+
+
+def setup_providers(store: Store) -> list[str]:
+    uuids = []
+    for i in range(PROVIDERS):
+        p = store.create_provider(f"h{i}")
+        inv = {"VCPU": Inventory(16), "MEMORY_MB": Inventory(4096)}
+        uuids.append(store.set_inventories(p.uuid, 0, inv).uuid)
+    return uuids
+
+
+def check_sound(store: Store, providers: list[str], logs: list[Log]) -> None:
+    """No over-allocation, usage == allocations, every acknowledged claim present, and
+    every present consumer was at least attempted."""
+    assert audit(store) == []
+    held = {c: a for p in providers for c, a in store.provider_allocations(p).items()}
+    acked = {u: a for log in logs for u, a in log["acked"].items()}
+    unknown = {u for log in logs for u in log["unknown"] + log["maybe_released"]}
+    for uuid, allocs in acked.items():
+        assert store.get_allocations(uuid)[1] == allocs
+    for log in logs:
+        for uuid in log["released"]:
+            with pytest.raises(ConsumerNotFound):
+                store.get_allocations(uuid)
+    assert set(held) <= set(acked) | unknown, "a consumer nobody claimed is holding resources"
+    assert sum(len(log["ok_at"]) for log in logs) > 50, "the storm did not get going"
+
+
+def recovery_seconds(logs: list[Log], fault_at: float) -> float:
+    """Until every worker had an acknowledged write again after the fault."""
+    firsts = [min((t for t in log["ok_at"] if t > fault_at), default=-1.0) for log in logs]
+    assert min(firsts) > 0, "a worker never recovered"
+    return max(firsts) - fault_at
+
+
+# -- the faults -----------------------------------------------------------------------
+
+
+def test_follower_killed_during_claim_storm(cluster: EtcdCluster, tmp_path: Path) -> None:
+    url = cluster.url("storm")
+    with open_store(url) as store:
+        providers = setup_providers(store)
+        leader = cluster.wait_leader()
+        follower = next(i for i in range(3) if i != leader)
+        logs, fault_at = run_storm(url, providers, tmp_path, lambda: cluster.kill(follower))
+        took = recovery_seconds(logs, fault_at)
+        print(f"\nfollower {follower} killed: every worker acknowledged again after {took:.2f}s")
+        check_sound(store, providers, logs)
+    assert not any(log["unknown"] for log in logs), "a follower's loss must not fail a claim"
+
+
+def test_leader_killed_during_claim_storm(cluster: EtcdCluster, tmp_path: Path) -> None:
+    url = cluster.url("storm")
+    with open_store(url) as store:
+        providers = setup_providers(store)
+        leader = cluster.wait_leader()
+        logs, fault_at = run_storm(url, providers, tmp_path, lambda: cluster.kill(leader))
+        took = recovery_seconds(logs, fault_at)
+        new_leader = cluster.wait_leader()
+        print(
+            f"\nleader {leader} killed: member {new_leader} leads; every worker "
+            f"acknowledged again after {took:.2f}s"
+        )
+        assert new_leader != leader
+        check_sound(store, providers, logs)
+        assert took < 5.0, "fail-over should take about one election, not the whole timeout"
+
+
+def test_killed_member_rejoins_and_catches_up(cluster: EtcdCluster, tmp_path: Path) -> None:
+    url = cluster.url("storm")
+    victim = (cluster.wait_leader() + 1) % 3
+    cluster.kill(victim)  # down before the storm: everything it sees must come from catch-up
+    with open_store(url) as store:
+        providers = setup_providers(store)
+        rejoined: list[float] = []
+
+        def restart() -> None:
+            started = time.monotonic()
+            cluster.restart(victim)
+            rejoined.append(time.monotonic() - started)
+
+        logs, _ = run_storm(url, providers, tmp_path, restart)
+        print(f"\nmember {victim} restarted: serving linearizable reads after {rejoined[0]:.2f}s")
+        check_sound(store, providers, logs)
+        expected = {c: a for p in providers for c, a in store.provider_allocations(p).items()}
+    # Read through the rejoined member alone: it must have the whole history.
+    only = cluster.members[victim].address
+    with open_store(f"etcd://{only}/storm") as direct:
+        assert audit(direct) == []
+        seen = {c: a for p in providers for c, a in direct.provider_allocations(p).items()}
+        assert seen == expected
+        assert len(direct.find_providers(ProviderQuery())) == PROVIDERS
+
+
+def test_unreachable_cluster_at_start_names_every_address() -> None:
+    ports = [free_port() for _ in range(3)]  # nothing listens there
+    url = "etcd://" + ",".join(f"127.0.0.1:{p}" for p in ports) + "?timeout=1"
+    started = time.monotonic()
+    with pytest.raises(StoreUnavailable) as err:
+        open_store(url)
+    message = str(err.value)
+    for port in ports:
+        assert f"127.0.0.1:{port}" in message
+    assert "endpoint health" in message  # says what to do next
+    assert time.monotonic() - started < 10
+
+
+def test_quorum_loss_fails_clearly_and_recovers(cluster: EtcdCluster) -> None:
+    url = cluster.url("quorum") + "?timeout=2"
+    with open_store(url) as store:
+        providers = setup_providers(store)
+        assert store.claim(Consumer(new_uuid(), "p", "u"), {providers[0]: {"VCPU": 1}}).ok
+        survivor = cluster.wait_leader()
+        lost = [i for i in range(3) if i != survivor]
+        for i in lost:
+            cluster.kill(i)
+        during = Consumer(new_uuid(), "p", "u")
+        started = time.monotonic()
+        with pytest.raises(StoreUnavailable, match="majority"):
+            store.claim(during, {providers[1]: {"VCPU": 2}, providers[2]: {"VCPU": 2}})
+        with pytest.raises(StoreUnavailable):
+            store.get_provider_state(providers[0])
+        failed_after = time.monotonic() - started
+        down_at = time.monotonic()
+        for i in lost:
+            cluster.restart(i)
+        cluster.wait_healthy()
+        after = store.claim(Consumer(new_uuid(), "p", "u"), {providers[3]: {"VCPU": 1}})
+        print(
+            f"\nquorum lost: operations failed after {failed_after:.1f}s; "
+            f"claims work again {time.monotonic() - down_at:.2f}s after restarting 2 members"
+        )
+        assert after.ok
+        assert audit(store) == []
+        # The claim that failed is either there whole or not at all.
+        try:
+            _, allocs = store.get_allocations(during.uuid)
+        except ConsumerNotFound:
+            allocs = {}
+        assert allocs in ({}, {providers[1]: {"VCPU": 2}, providers[2]: {"VCPU": 2}})
+
+
+def test_catalogue_follows_another_process_through_a_leader_kill(
+    cluster: EtcdCluster,
+) -> None:
+    url = cluster.url("follow")
+    with open_store(url) as reader, open_store(url) as writer:
+        assert reader.find_providers(ProviderQuery()) == []
+        cluster.kill(cluster.wait_leader())
+        made = writer.create_provider("late")
+        writer.set_inventories(made.uuid, 0, {"VCPU": Inventory(4)})
+        # The reader's watch must move to a live member and deliver the other writer's
+        # provider without the reader writing anything itself.
+        wait_until(
+            lambda: [s.provider.name for s in reader.find_providers(ProviderQuery({"VCPU": 4}))]
+            == ["late"],
+            10,
+            "the reader's catalogue did not follow the writer",
+        )
