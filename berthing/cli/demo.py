@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 import platform
 import shlex
 import sqlite3
 import sys
+import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -76,6 +79,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         f"(default {d.classic_refresh:g})",
     )
     p.add_argument(
+        "--store",
+        help="run on an etcd cluster instead of SQLite files: etcd://host:port,...[/prefix] "
+        "(each mode gets a fresh prefix <prefix>-<mode>-<time>)",
+    )
+    p.add_argument(
         "--output",
         type=Path,
         default=d.output,
@@ -109,7 +117,7 @@ def _settings(args: argparse.Namespace) -> DemoSettings:
     if not 0 <= args.failure_rate < 1:
         raise InvalidInput(f"--failure-rate must be in [0, 1), got {args.failure_rate}.")
     modes = ("berthing", "classic") if args.mode == "both" else (args.mode,)
-    return DemoSettings(
+    settings = DemoSettings(
         hosts=args.hosts,
         seed=args.seed,
         schedulers=args.schedulers,
@@ -120,6 +128,25 @@ def _settings(args: argparse.Namespace) -> DemoSettings:
         output=args.output,
         classic_refresh=args.classic_refresh,
     )
+    if args.store:
+        settings = dataclasses.replace(settings, store_url=etcd_stores(args.store))
+    return settings
+
+
+def etcd_stores(base: str) -> Callable[[str, Path], str]:
+    """Per mode, a fresh key prefix on the given cluster: every run starts empty, and
+    the report names the prefix to inspect afterwards (``berthing check --store``)."""
+    from berthing.model import InvalidInput
+
+    if not base.startswith("etcd://"):
+        raise InvalidInput(
+            f"--store {base!r}: the demo keeps SQLite stores under --output itself.",
+            hint="Use --store only for an etcd cluster: etcd://host:port,host:port[/prefix].",
+        )
+    head, mark, query = base.partition("?")
+    prefix = "" if "/" in head.removeprefix("etcd://") else "/berthing-demo"
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    return lambda mode, _work: f"{head}{prefix}-{mode}-{stamp}{mark}{query}"
 
 
 def run(args: argparse.Namespace) -> int:
@@ -155,4 +182,11 @@ def run(args: argparse.Namespace) -> int:
     # Plain print: rich would wrap long paths, and people copy these.
     print(f"results: {json_path}\nreport:  {html}")
     problems = sum(len(m["audit_problems"]) for m in results["modes"].values())
-    return 1 if problems else 0
+    crashed = [w for m in results["modes"].values() for w in m["crashed_workers"]]
+    if crashed:
+        print(
+            f"berthing: error: worker processes died: {', '.join(crashed)}; "
+            "their output above says why.",
+            file=sys.stderr,
+        )
+    return 1 if problems or crashed else 0

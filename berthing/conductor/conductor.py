@@ -28,6 +28,7 @@ from berthing.conductor.build_request import (
 from berthing.model import (
     BerthingError,
     Claimed,
+    Consumer,
     ConsumerNotFound,
     GenerationConflict,
     InvalidInput,
@@ -170,9 +171,19 @@ class Conductor:
             try:
                 moved += self._advance(self.open[key], instance_records)
             except GenerationConflict:
-                self.open.pop(key, None)  # another conductor moved it; re-read next step
-                self._revision = 0
+                self._reread(key)  # another conductor moved it on
+            except BerthingError:
+                # One request's trouble must not stop the others: it stays open and is
+                # tried again next step; the log says what went wrong.
+                log.exception("%s: cannot advance %s", self.name, key)
         return moved
+
+    def _reread(self, key: str) -> None:
+        rec = self.store.get_record(BUILD_REQUEST, key)
+        if rec is None or BuildState(rec.value["state"]) in TERMINAL:
+            self.open.pop(key, None)
+        else:
+            self.open[key] = rec
 
     def _refresh(self) -> None:
         for rec in self.store.list_records(BUILD_REQUEST, f"{self.cell}/", self._revision):
@@ -319,13 +330,13 @@ class Conductor:
         """An alternate first (one claim, no scheduling pass), else a fresh placement."""
         failed = set(inst["failed_hosts"])
         alternates = [a for a in inst["alternates"] if a["host_uuid"] not in failed]
+        consumer = self._current_consumer(iid) if self.claims_in_scheduler else None
         if not self.claims_in_scheduler:
             _release_quietly(self.store, iid)  # classic: the next host claims afresh
             if alternates:
                 inst["alternates"] = alternates[1:]
                 return dict(alternates[0])
-        else:
-            consumer = self.store.get_allocations(iid)[0]
+        elif consumer is not None:
             for i, alt in enumerate(alternates):
                 if isinstance(self.store.claim(consumer, alt["allocations"]), Claimed):
                     inst["alternates"] = alternates[i + 1 :]
@@ -337,15 +348,22 @@ class Conductor:
             ignore_hosts=frozenset(failed),
         )
         try:
-            if self.claims_in_scheduler:
-                sel = self.scheduler.move(spec, self.store.get_allocations(iid)[0])
-            else:
+            if consumer is not None:
+                sel = self.scheduler.move(spec, consumer)
+            else:  # classic, or the claim is gone: place (and, if we claim, claim) anew
                 sel = self.scheduler.select_destinations(spec)[0]
         except (NoValidHost, ConsumerNotFound) as exc:
             self._give_up(iid, inst, f"reschedule found no host: {exc}")
             return None
         inst["alternates"] = [dataclasses.asdict(a) for a in sel.alternates]
         return dataclasses.asdict(sel.destination)
+
+    def _current_consumer(self, iid: str) -> Consumer | None:
+        try:
+            return self.store.get_allocations(iid)[0]
+        except ConsumerNotFound:
+            log.warning("%s: %s lost its allocation before its reschedule", self.name, iid)
+            return None
 
     def _give_up(self, iid: str, inst: dict[str, Any], why: str) -> None:
         inst["step"] = InstanceStep.ERROR.value

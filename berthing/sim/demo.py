@@ -112,6 +112,9 @@ def _run_mode(mode: str, s: DemoSettings, progress: Progress) -> dict[str, Any]:
         for p in [*workers, fleet]:
             p.join(timeout=60)
     result = _collect(store, driver, outs)
+    result["crashed_workers"] = [
+        f"{p.name} (exit {p.exitcode})" for p in [*workers, fleet] if p.exitcode != 0
+    ]
     store.close()
     return result
 

@@ -38,6 +38,7 @@ def test_demo_runs_both_modes_and_reports(
     for name, mode in results["modes"].items():
         assert mode["audit_problems"] == [], name
         assert mode["unfinished"] == 0, name
+        assert mode["crashed_workers"] == [], name
         assert sum(mode["ops"].values()) == 250, name
         assert mode["placements"] > 100 and mode["placements_per_second"] > 0
         assert 0 < mode["latency_ms"]["p50"] <= mode["latency_ms"]["p99"]
