@@ -56,3 +56,32 @@ def test_demo_runs_both_modes_and_reports(
     assert html.count("data:image/png;base64,") >= 3
     printed = capsys.readouterr().out
     assert "report.html" in printed and "results.json" in printed
+
+
+@pytest.mark.slow
+def test_demo_runs_on_the_etcd_cluster(tmp_path: Path, etcd_cluster: object) -> None:
+    """The same main job on the real 3-member cluster the etcd tests start."""
+    url = etcd_cluster.url("demo")  # type: ignore[attr-defined]
+    out = tmp_path / "report"
+    code = main(
+        [
+            "demo",
+            "--store",
+            url,
+            "--hosts",
+            "20",
+            "--requests",
+            "80",
+            "--schedulers",
+            "2",
+            "--mode",
+            "berthing",
+            "--output",
+            str(out),
+        ]
+    )
+    assert code == 0
+    mode = json.loads((out / "results.json").read_text())["modes"]["berthing"]
+    assert mode["audit_problems"] == [] and mode["crashed_workers"] == []
+    assert mode["placements"] > 40 and mode["unfinished"] == 0
+    assert "/demo-<mode>-" in json.loads((out / "results.json").read_text())["settings"]["store"]
