@@ -32,11 +32,14 @@ from berthing.model import (
     Allocations,
     ClaimResult,
     Consumer,
+    InvalidInput,
     Inventory,
     Provider,
     ProviderQuery,
     ProviderState,
     Record,
+    validate_allocations,
+    validate_uuid,
 )
 
 __all__ = ["Store"]
@@ -126,7 +129,6 @@ class Store(ABC):
 
     # -- consumers, allocations and usage -------------------------------------------
 
-    @abstractmethod
     def claim(
         self,
         consumer: Consumer,
@@ -142,6 +144,23 @@ class Store(ABC):
         same transaction (a resize). Returns the consumer at its new generation, or a
         ``ClaimConflict`` naming what lost.
         """
+        allocs = validate_allocations(allocations)
+        if not allocs:
+            raise InvalidInput(
+                "A claim needs at least one allocation.", hint="Use release() to free a consumer."
+            )
+        validate_uuid(consumer.uuid, "consumer uuid")
+        return self._claim(consumer, allocs, dict(provider_generations or {}))
+
+    @abstractmethod
+    def _claim(
+        self,
+        consumer: Consumer,
+        allocations: dict[str, dict[str, int]],
+        provider_generations: dict[str, int],
+    ) -> ClaimResult:
+        """``claim`` on input already validated (shape, names, amounts, uuids): the
+        backend's one atomic compare-and-set write."""
 
     @abstractmethod
     def release(self, consumer_uuid: str, generation: int | None = None) -> None:

@@ -18,7 +18,6 @@ from urllib.parse import unquote
 from berthing.model import (
     STANDARD_RESOURCE_CLASSES,
     STANDARD_TRAITS,
-    Allocations,
     ClaimResult,
     Consumer,
     ConsumerNotFound,
@@ -35,7 +34,6 @@ from berthing.model import (
     TraitNotFound,
     is_custom,
     new_uuid,
-    validate_allocations,
     validate_record_name,
     validate_resource_class,
     validate_trait,
@@ -217,20 +215,16 @@ class EtcdStore(Store):
 
     # -- consumers, allocations and usage ---------------------------------------------
 
-    def claim(
+    def _claim(
         self,
         consumer: Consumer,
-        allocations: Allocations,
-        provider_generations: Mapping[str, int] | None = None,
+        allocations: dict[str, dict[str, int]],
+        provider_generations: dict[str, int],
     ) -> ClaimResult:
-        allocs = validate_allocations(allocations)
-        if not allocs:
-            raise InvalidInput(
-                "A claim needs at least one allocation.", hint="Use release() to free a consumer."
-            )
-        validate_uuid(consumer.uuid, "consumer uuid")
-        expected = dict(provider_generations or {})
-        return self._run("claim", lambda a: claims.claim(a, self._keys, consumer, allocs, expected))
+        return self._run(
+            "claim",
+            lambda a: claims.claim(a, self._keys, consumer, allocations, provider_generations),
+        )
 
     def release(self, consumer_uuid: str, generation: int | None = None) -> None:
         self._run("release", lambda a: claims.release(a, self._keys, consumer_uuid, generation))

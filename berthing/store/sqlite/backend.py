@@ -10,7 +10,6 @@ from contextlib import AbstractContextManager
 from typing import Any
 
 from berthing.model import (
-    Allocations,
     ClaimConflict,
     Claimed,
     ClaimResult,
@@ -31,7 +30,6 @@ from berthing.model import (
     TraitNotFound,
     is_custom,
     new_uuid,
-    validate_allocations,
     validate_resource_class,
     validate_trait,
     validate_uuid,
@@ -316,21 +314,15 @@ class SqliteStore(Store):
 
     # -- consumers -----------------------------------------------------------------
 
-    def claim(
+    def _claim(
         self,
         consumer: Consumer,
-        allocations: Allocations,
-        provider_generations: Mapping[str, int] | None = None,
+        allocations: dict[str, dict[str, int]],
+        provider_generations: dict[str, int],
     ) -> ClaimResult:
-        allocs = validate_allocations(allocations)
-        if not allocs:
-            raise InvalidInput(
-                "A claim needs at least one allocation.", hint="Use release() to free a consumer."
-            )
-        validate_uuid(consumer.uuid, "consumer uuid")
         try:
             with self._db.write() as db:
-                return Claimed(_claim(db, consumer, allocs, provider_generations or {}))
+                return Claimed(_write_claim(db, consumer, allocations, provider_generations))
         except _Lost as lost:
             return lost.conflict
 
@@ -558,7 +550,7 @@ def _free(db: sqlite3.Connection, consumer_id: int) -> set[int]:
     return {pid for pid, _, _ in held}
 
 
-def _claim(
+def _write_claim(
     db: sqlite3.Connection,
     consumer: Consumer,
     allocs: Mapping[str, Mapping[str, int]],
