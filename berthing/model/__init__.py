@@ -1,6 +1,12 @@
 """The domain model: plain frozen values and their arithmetic. No I/O lives here."""
 
-from berthing.model.claim import ClaimConflict, Claimed, ClaimResult, ConflictKind
+from berthing.model.claim import (
+    ClaimConflict,
+    Claimed,
+    ClaimResult,
+    ConflictKind,
+    consumer_conflict,
+)
 from berthing.model.consumer import Allocations, Consumer, validate_allocations
 from berthing.model.errors import (
     BerthingError,
@@ -67,6 +73,7 @@ __all__ = [
     "StoreError",
     "StoreUnavailable",
     "TraitNotFound",
+    "consumer_conflict",
     "is_custom",
     "new_uuid",
     "normalize_custom_name",

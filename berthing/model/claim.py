@@ -11,7 +11,7 @@ from enum import StrEnum
 
 from berthing.model.consumer import Consumer
 
-__all__ = ["ClaimConflict", "ClaimResult", "Claimed", "ConflictKind"]
+__all__ = ["ClaimConflict", "ClaimResult", "Claimed", "ConflictKind", "consumer_conflict"]
 
 
 class ConflictKind(StrEnum):
@@ -49,3 +49,16 @@ class ClaimConflict:
 
 
 ClaimResult = Claimed | ClaimConflict
+
+
+def consumer_conflict(consumer: Consumer, actual: int | None) -> ClaimConflict | None:
+    """The conflict, if the stored generation ``actual`` (None: no such consumer) is not
+    the one the caller expects in ``consumer.generation``."""
+    if consumer.generation == actual:
+        return None
+    detail = (
+        f"consumer {consumer.uuid} exists already at generation {actual}"
+        if consumer.generation is None
+        else f"consumer {consumer.uuid} is at generation {actual}, not {consumer.generation}"
+    )
+    return ClaimConflict(ConflictKind.CONSUMER_GENERATION, detail=detail)

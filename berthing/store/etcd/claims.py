@@ -25,6 +25,7 @@ from berthing.model import (
     GenerationConflict,
     InvalidInput,
     ResourceClassNotFound,
+    consumer_conflict,
     is_custom,
 )
 from berthing.store.etcd.layout import Keys, inventories_from, usages_from
@@ -44,7 +45,9 @@ def claim(
     held = a.doc(k.consumer(consumer.uuid))
     if held is not None and held.get("token") == a.token:
         return Claimed(_consumer(consumer.uuid, held))  # our earlier attempt landed
-    lost = _consumer_conflict(consumer, held) or _provider_conflict(a, k, allocs, expected)
+    lost = consumer_conflict(consumer, _generation(held)) or _provider_conflict(
+        a, k, allocs, expected
+    )
     if lost is not None:
         return lost
     custom = sorted({rc for per in allocs.values() for rc in per if is_custom(rc)})
@@ -83,16 +86,8 @@ def _keys(k: Keys, provider: str) -> tuple[bytes, bytes, bytes]:
     return k.provider(provider), k.inventory(provider), k.usage(provider)
 
 
-def _consumer_conflict(consumer: Consumer, held: Mapping[str, Any] | None) -> ClaimConflict | None:
-    actual = None if held is None else int(held["generation"])
-    if consumer.generation == actual:
-        return None
-    detail = (
-        f"consumer {consumer.uuid} exists already at generation {actual}"
-        if consumer.generation is None
-        else f"consumer {consumer.uuid} is at generation {actual}, not {consumer.generation}"
-    )
-    return ClaimConflict(ConflictKind.CONSUMER_GENERATION, detail=detail)
+def _generation(held: Mapping[str, Any] | None) -> int | None:
+    return None if held is None else int(held["generation"])
 
 
 def _provider_conflict(

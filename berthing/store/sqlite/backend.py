@@ -28,6 +28,7 @@ from berthing.model import (
     Record,
     ResourceClassNotFound,
     TraitNotFound,
+    consumer_conflict,
     is_custom,
     new_uuid,
     validate_resource_class,
@@ -559,7 +560,9 @@ def _write_claim(
     row = db.execute(
         "SELECT id, generation FROM consumers WHERE uuid = ?", (consumer.uuid,)
     ).fetchone()
-    _check_consumer_generation(consumer, None if row is None else row[1])
+    lost = consumer_conflict(consumer, None if row is None else row[1])
+    if lost is not None:
+        raise _Lost(lost)
     providers = _claimed_providers(db, allocs, expected_generations)
     rc_ids = _rc_ids(db, {rc for per in allocs.values() for rc in per})
     touched = set(providers.values())
@@ -589,17 +592,6 @@ def _write_claim(
     )
     _bump(db, touched)
     return Consumer(consumer.uuid, consumer.project_id, consumer.user_id, generation)
-
-
-def _check_consumer_generation(consumer: Consumer, actual: int | None) -> None:
-    if consumer.generation == actual:
-        return
-    detail = (
-        f"consumer {consumer.uuid} exists already at generation {actual}"
-        if consumer.generation is None
-        else f"consumer {consumer.uuid} is at generation {actual}, not {consumer.generation}"
-    )
-    raise _Lost(ClaimConflict(ConflictKind.CONSUMER_GENERATION, detail=detail))
 
 
 def _claimed_providers(
