@@ -40,7 +40,7 @@ def test_quick_run_reports_sane_figures(quick: tuple[Path, dict[str, Any]]) -> N
         assert r["retries_per_1k"] >= 0 and r["conflicts_per_1k"] >= 0
         assert 10 < r["peak_rss_mb"] < 500  # a Python interpreter with berthing loaded
         assert 0 <= r["file_rss_mb"] <= r["peak_rss_mb"]
-        assert r["cpu_ms_per_placement"] > 0
+        assert r["cpu_ms_per_placement"] > 0 and r["calibration_ms"] > 0
         assert 0 < r["fill_max"] < 0.9
         assert set(r["phases_ms"]) == {"query", "claim", "records", "other"}
         assert r["audit_problems"] == []
@@ -97,6 +97,7 @@ def _run(size: int, schedulers: int, p99: float, rate: float, retries: float) ->
         peak_rss_mb=50.0,
         file_rss_mb=10.0,
         cpu_busy=1.0,
+        calibration_ms=30.0,
         cpu_ms_per_placement=1.0,
         other_cpu=0.0,
         phases_ms={},

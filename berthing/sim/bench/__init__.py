@@ -35,7 +35,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     p.add_argument("--output", type=Path, help="write the results as JSON here")
     p.add_argument("--markdown", type=Path, help="write the results as markdown here")
     p.add_argument(
-        "--reruns", type=int, help="repeat a run disturbed by other processes (default 2)"
+        "--reruns", type=int, help="repeat a run disturbed by other load or a slow VM (default 2)"
     )
     p.add_argument("--quick", action="store_true", help="a small run for CI (200 providers)")
 

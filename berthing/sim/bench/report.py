@@ -32,6 +32,7 @@ COLUMNS: tuple[tuple[str, Any], ...] = (
     ("CPU busy", lambda r: f"{r.cpu_busy:.0%}"),
     ("CPU ms/place", lambda r: f"{r.cpu_ms_per_placement:.2f}"),
     ("other load", lambda r: "?" if r.other_cpu is None else f"{r.other_cpu:.0%}"),
+    ("calib ms", lambda r: f"{r.calibration_ms:.0f}"),
     ("full", lambda r: f"{r.fill_max:.1%}"),
     ("audit", lambda r: "ok" if not r.audit_problems else f"{len(r.audit_problems)} problems"),
 )
@@ -118,10 +119,19 @@ class Report:
         lines += _md_table([h for h, _ in COLUMNS], [[s(r) for _, s in COLUMNS] for r in self.runs])
         lines.append("")
         phase_rows = [
-            [f"{r.size:,}", str(r.schedulers), *(f"{r.phases_ms.get(p, 0.0):.3f}" for p in PHASES)]
+            [
+                f"{r.size:,}",
+                str(r.schedulers),
+                *(f"{r.phases_ms.get(p, 0.0):.3f}" for p in PHASES),
+                f"{r.switches['voluntary']:.2f}",
+                f"{r.switches['involuntary']:.2f}",
+            ]
             for r in self.runs
         ]
-        lines += _md_table(["providers", "schedulers", *PHASES], phase_rows)
+        lines += _md_table(
+            ["providers", "schedulers", *(f"{p} ms" for p in PHASES), "waits/req", "preempted/req"],
+            phase_rows,
+        )
         lines.append("")
         target_rows = [
             [

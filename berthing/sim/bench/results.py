@@ -4,6 +4,7 @@ from what each worker measured."""
 from __future__ import annotations
 
 import math
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -46,6 +47,8 @@ class RunResult:
     file_rss_mb: float
     cpu_busy: float
     """CPU seconds of all schedulers over (wall time x cores): 1.0 is every core busy."""
+    calibration_ms: float
+    """CPU ms of a fixed Python workload just before the run (lower: a faster machine)."""
     cpu_ms_per_placement: float
     """Scheduler CPU per placement: efficiency, apart from how the cores were shared."""
     other_cpu: float | None
@@ -57,6 +60,8 @@ class RunResult:
     """Context switches per request: voluntary (waited) and involuntary (preempted)."""
     fill: dict[str, float]
     audit_problems: list[str] = field(default_factory=list)
+    no_valid_host_why: dict[str, int] = field(default_factory=dict)
+    """Request kind and last reason -> count, over all processes."""
 
     @property
     def fill_max(self) -> float:
@@ -74,6 +79,7 @@ def summarize(
     audit_problems: list[str],
     cores: int,
     machine_busy_s: float | None = None,
+    calibration_ms: float = 0.0,
 ) -> RunResult:
     """One ``RunResult`` from the workers' reports, the final fill and the audit."""
     latencies = [x for w in workers for x in w["latencies"]]
@@ -101,16 +107,25 @@ def summarize(
         peak_rss_mb=max(w["peak_rss_kb"] for w in workers) / 1024,
         file_rss_mb=max(w["file_rss_kb"] for w in workers) / 1024,
         cpu_busy=own_cpu / (wall * cores) if wall > 0 else 0.0,
+        calibration_ms=calibration_ms,
         cpu_ms_per_placement=own_cpu * 1000 / placements if placements else 0.0,
         other_cpu=_other(machine_busy_s, own_cpu, wall * cores),
         phases_ms=_phases(workers, latencies),
         switches=_switches(workers, total["requests"]),
         fill=fill,
         audit_problems=audit_problems,
+        no_valid_host_why=_why(workers),
     )
 
 
 _COUNTS = ("requests", "placements", "no_valid_host", "conflicts", "retries")
+
+
+def _why(workers: Sequence[Mapping[str, Any]]) -> dict[str, int]:
+    total: Counter[str] = Counter()
+    for w in workers:
+        total.update(w.get("no_valid_host_why", {}))
+    return dict(total.most_common())
 
 
 def _other(machine_busy_s: float | None, own_cpu: float, capacity: float) -> float | None:

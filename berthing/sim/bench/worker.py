@@ -8,10 +8,10 @@ reports what it measured through the event queue.
 
 from __future__ import annotations
 
-import contextlib
 import random
 import resource
 import time
+from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from multiprocessing.synchronize import Barrier
@@ -78,7 +78,7 @@ def _measure(job: Job, store: Store, barrier: Barrier, events: Events) -> dict[s
     events.put(("ready", job.index, None))
     barrier.wait(BARRIER_TIMEOUT)
     before, started = resource.getrusage(resource.RUSAGE_SELF), time.time()
-    _place(scheduler, specs[job.warmup :], lambda n: events.put(("progress", job.index, n)))
+    why = _place(scheduler, specs[job.warmup :], lambda n: events.put(("progress", job.index, n)))
     finished, after = time.time(), resource.getrusage(resource.RUSAGE_SELF)
     return {
         **scheduler.metrics.as_dict(),
@@ -91,6 +91,7 @@ def _measure(job: Job, store: Store, barrier: Barrier, events: Events) -> dict[s
         "peak_rss_kb": _peak_rss_kb(after),
         "file_rss_kb": _status_kb("RssFile") or 0,
         "phases_s": phases,
+        "no_valid_host_why": dict(why),
     }
 
 
@@ -116,18 +117,35 @@ def _status_kb(field: str) -> int | None:
 
 def _place(
     scheduler: Scheduler, specs: Sequence[RequestSpec], progress: Callable[[int], None]
-) -> None:
+) -> Counter[str]:
+    """Place ``specs``; return why requests found no valid host, by kind of request."""
     since = 0
+    why: Counter[str] = Counter()
     for spec in specs:
-        # "No valid host" is an outcome, not a failure: the scheduler's metrics count it.
-        with contextlib.suppress(NoValidHost):
+        try:
             scheduler.select_destinations(spec)
+        except NoValidHost as exc:
+            # An outcome, not a failure: the scheduler's metrics count it; the reason
+            # tells a full cloud from a constraint the workload cannot meet.
+            why[f"{_kind(spec)}: {exc.reasons[-1] if exc.reasons else '?'}"] += 1
         since += 1
         if since == PROGRESS_EVERY:
             progress(since)
             since = 0
     if since:
         progress(since)
+    return why
+
+
+def _kind(spec: RequestSpec) -> str:
+    parts = ["+".join(sorted(spec.resources))]
+    if spec.required_traits:
+        parts.append("+".join(sorted(spec.required_traits)))
+    if spec.availability_zone:
+        parts.append("zone")
+    if spec.server_group:
+        parts.append("group")
+    return " ".join(parts)
 
 
 def _instrument(store: Store) -> dict[str, float]:
