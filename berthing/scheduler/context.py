@@ -51,6 +51,8 @@ class GroupView:
 class Context:
     spec: RequestSpec
     config: SchedulerConfig
+    zone: str | None = None
+    """The aggregate of the requested availability zone."""
     group: GroupView | None = None
     same_hosts: frozenset[str] = frozenset()
     different_hosts: frozenset[str] = frozenset()

@@ -50,6 +50,13 @@ def explain_empty_query(store: Store, query: ProviderQuery) -> list[str]:
             reasons.append(f"no enabled provider in aggregate(s) {', '.join(sorted(group))}")
     if query.name is not None and not _exists(store, ProviderQuery(name=query.name)):
         reasons.append(f"no provider named {query.name}")
+    if query.uuids is not None and not _exists(
+        store, replace(query, member_of=(), required_traits=frozenset())
+    ):
+        reasons.append(
+            f"the {len(query.uuids)} host(s) the request is pinned to (hard affinity or "
+            "same_host) lack the room"
+        )
     if not reasons:
         reasons.append("each constraint is met somewhere, but no provider meets all at once")
     return reasons

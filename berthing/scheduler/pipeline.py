@@ -28,7 +28,7 @@ from berthing.scheduler.context import HOST_STATS, Context, HostStats
 from berthing.scheduler.explain import NoValidHost, describe_rejections, explain_empty_query
 from berthing.scheduler.filters import FILTERS, resolve_filters
 from berthing.scheduler.metrics import SchedulerMetrics
-from berthing.scheduler.request import RequestSpec
+from berthing.scheduler.request import GroupPolicy, RequestSpec
 from berthing.scheduler.weighers import resolve_weighers, weigh
 from berthing.store import Store
 
@@ -64,6 +64,17 @@ class _Attempts:
     conflicts: int = 0
     candidates: int = 0
     count: int = 0
+
+
+def _pinned_hosts(ctx: Context) -> frozenset[str] | None:
+    """Hosts the request can only go to (hard affinity, same_host), asked for by uuid:
+    the limited random slice a query returns in a large cloud would rarely hold them."""
+    pinned: set[str] | None = set(ctx.same_hosts) if ctx.spec.same_host else None
+    if ctx.group is not None and ctx.group.policy is GroupPolicy.AFFINITY:
+        hosts = ctx.group_hosts()
+        if hosts:
+            pinned = hosts if pinned is None else pinned & hosts
+    return None if pinned is None else frozenset(pinned)
 
 
 class Scheduler:
@@ -152,6 +163,8 @@ class Scheduler:
     def _prepare(self, spec: RequestSpec) -> Context:
         """Gather once what filters need: the group, hint hosts; validate references."""
         ctx = Context(spec, self.config)
+        if spec.availability_zone is not None:
+            ctx.zone = groups.zone_aggregate(self.store, spec.availability_zone)
         if spec.server_group is not None:
             ctx.group = groups.load_group(self.store, spec.server_group)
         ctx.same_hosts = self._hosts_of(spec.same_host, "same_host")
@@ -161,9 +174,8 @@ class Scheduler:
     def _query(self, ctx: Context) -> ProviderQuery:
         spec = ctx.spec
         member_of = spec.member_of
-        if spec.availability_zone is not None:
-            zone = groups.zone_aggregate(self.store, spec.availability_zone)
-            member_of = (*member_of, frozenset({zone}))
+        if ctx.zone is not None:  # a zone is an aggregate, as Nova maps them for Placement
+            member_of = (*member_of, frozenset({ctx.zone}))
         return ProviderQuery(
             resources=spec.resources,
             required_traits=spec.required_traits,
@@ -171,6 +183,7 @@ class Scheduler:
             forbidden_traits=spec.forbidden_traits | {DISABLED},
             member_of=member_of,
             name=spec.force_host,
+            uuids=_pinned_hosts(ctx),
             limit=self.config.candidate_limit,
             seed=self.rng.randrange(2**31),
         )

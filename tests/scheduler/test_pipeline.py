@@ -267,3 +267,20 @@ def test_lost_race_retries_next_candidate(store: Store) -> None:
     assert s.metrics.conflicts == 1 and s.metrics.retries == 1
     assert store.get_allocations(sel.consumer.uuid)[1] == sel.destination.allocations
     assert audit(store) == []
+
+
+def test_affinity_and_same_host_find_their_host_in_a_large_cloud(store: Store) -> None:
+    """The candidate query returns a small random slice; the host an affinity group (or
+    a same_host hint) needs must be asked for by uuid, not hoped for in the slice."""
+    for i in range(40):
+        host(store, f"h{i:02d}")
+    group = create_group(store, GroupPolicy.AFFINITY)
+    s = sched(store, candidate_limit=2)
+    [first] = s.select_destinations(RequestSpec(SMALL, server_group=group))
+    for _ in range(3):  # 1 + 3 + 3 instances fill 7 of the host's 8 VCPU
+        [later] = s.select_destinations(RequestSpec(SMALL, server_group=group))
+        assert later.destination.host_uuid == first.destination.host_uuid
+        [near] = s.select_destinations(
+            RequestSpec(SMALL, same_host=frozenset({first.consumer.uuid}))
+        )
+        assert near.destination.host_uuid == first.destination.host_uuid
