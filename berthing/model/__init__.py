@@ -24,7 +24,7 @@ from berthing.model.errors import (
     StoreUnavailable,
     TraitNotFound,
 )
-from berthing.model.inventory import MAX_AMOUNT, Inventory
+from berthing.model.inventory import MAX_AMOUNT, Inventory, refuse_shrink_below_use
 from berthing.model.names import (
     STANDARD_RESOURCE_CLASSES,
     STANDARD_TRAITS,
@@ -77,6 +77,7 @@ __all__ = [
     "is_custom",
     "new_uuid",
     "normalize_custom_name",
+    "refuse_shrink_below_use",
     "validate_allocations",
     "validate_record_name",
     "validate_resource_class",

@@ -8,11 +8,12 @@ must lie in ``[min_unit, max_unit]`` and be a multiple of ``step_size``.
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
 
-from berthing.model.errors import InvalidInput
+from berthing.model.errors import InUse, InvalidInput
 
-__all__ = ["MAX_AMOUNT", "Inventory"]
+__all__ = ["MAX_AMOUNT", "Inventory", "refuse_shrink_below_use"]
 
 # Placement's upper bound for integer fields (a signed 32-bit int).
 MAX_AMOUNT = 2**31 - 1
@@ -70,3 +71,24 @@ class Inventory:
 
     def fits(self, used: int, amount: int) -> bool:
         return self.amount_problem(amount) is None and used + amount <= self.capacity
+
+
+def refuse_shrink_below_use(
+    uuid: str, used: Mapping[str, int], inventories: Mapping[str, Inventory]
+) -> None:
+    """Raise ``InUse`` if replacing a provider's inventories with ``inventories`` would
+    remove a class that has allocations or drop its capacity below what is allocated."""
+    for rc, amount in sorted(used.items()):
+        if amount == 0:
+            continue
+        if rc not in inventories:
+            raise InUse(
+                f"Cannot remove {rc} inventory from {uuid}: {amount} is allocated.",
+                hint="Release those allocations first.",
+            )
+        if inventories[rc].capacity < amount:
+            raise InUse(
+                f"{rc} capacity on {uuid} would drop to {inventories[rc].capacity}, "
+                f"below the {amount} already allocated.",
+                hint="Release allocations first, or keep capacity at or above usage.",
+            )

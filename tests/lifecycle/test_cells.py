@@ -3,8 +3,6 @@ set of hosts: every request is placed by its own cell, and no host is double-boo
 
 from __future__ import annotations
 
-import multiprocessing
-
 import pytest
 
 from berthing.conductor import BUILD_REQUEST, Conductor
@@ -13,6 +11,7 @@ from berthing.store import open_store
 from berthing.store.audit import audit
 from tests.lifecycle.cell_worker import run
 from tests.lifecycle.harness import FLAVOR, agents, assert_usage_matches_live_instances, drive
+from tests.procs import SPAWN, join_ok, start
 
 PER_CELL = 30
 
@@ -28,14 +27,9 @@ def test_two_cells_share_hosts_without_double_booking(shared_store_url: str) -> 
         ]
         for cell in ("cell1", "cell2")
     }
-    ctx = multiprocessing.get_context("spawn")
-    stop = ctx.Event()
-    procs = [
-        ctx.Process(target=run, args=(shared_store_url, cell, seed, stop))
-        for seed, cell in enumerate(["cell1", "cell1", "cell2", "cell2"])
-    ]
-    for p in procs:
-        p.start()
+    stop = SPAWN.Event()
+    cells = enumerate(["cell1", "cell1", "cell2", "cell2"])
+    procs = start(run, [(shared_store_url, cell, seed, stop) for seed, cell in cells])
     try:
 
         def settled() -> bool:
@@ -45,9 +39,7 @@ def test_two_cells_share_hosts_without_double_booking(shared_store_url: str) -> 
         drive([], fleet, settled, timeout=120)
     finally:
         stop.set()
-        for p in procs:
-            p.join(timeout=30)
-    assert all(p.exitcode == 0 for p in procs)
+        join_ok(procs, timeout=30)
     states = {}
     for cell, cell_keys in keys.items():
         for key in cell_keys:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import multiprocessing
 import os
 import random
 import signal
@@ -16,6 +15,7 @@ from berthing.store import open_store
 from berthing.store.audit import audit
 from tests.lifecycle.conductor_worker import run
 from tests.lifecycle.harness import FLAVOR, agents, assert_usage_matches_live_instances, drive
+from tests.procs import start
 
 REQUESTS = 40
 
@@ -32,8 +32,7 @@ def test_killed_conductor_is_finished_by_another(shared_store_url: str) -> None:
     submitter = Conductor(store, Scheduler(store))
     keys = [submitter.submit(RequestSpec(FLAVOR)) for _ in range(REQUESTS)]
 
-    child = multiprocessing.get_context("spawn").Process(target=run, args=(shared_store_url, 120))
-    child.start()
+    [child] = start(run, [(shared_store_url, 120)])
     deadline = time.monotonic() + 60
     while _states(store).count("ACTIVE") < 5:  # let it get well into the work
         assert time.monotonic() < deadline and child.is_alive()

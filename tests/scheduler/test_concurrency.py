@@ -5,7 +5,6 @@ across processes (group membership is its own compare-and-set)."""
 from __future__ import annotations
 
 import json
-import multiprocessing
 from collections import Counter
 from pathlib import Path
 
@@ -16,6 +15,7 @@ from berthing.scheduler import GroupPolicy, create_group
 from berthing.scheduler.groups import load_group
 from berthing.store import open_store
 from berthing.store.audit import audit
+from tests.procs import join_ok, start
 from tests.scheduler.scheduler_worker import run
 
 SCHEDULERS, REQUESTS_EACH, HOSTS = 4, 150, 30
@@ -29,17 +29,9 @@ def test_parallel_schedulers_never_double_book(shared_store_url: str, tmp_path: 
         store.set_inventories(p.uuid, 0, {"VCPU": Inventory(16), "MEMORY_MB": Inventory(16384)})
     group = create_group(store, GroupPolicy.ANTI_AFFINITY)
 
-    ctx = multiprocessing.get_context("spawn")
     outs = [tmp_path / f"s{i}.json" for i in range(SCHEDULERS)]
-    procs = [
-        ctx.Process(target=run, args=(shared_store_url, REQUESTS_EACH, i, group, str(outs[i])))
-        for i in range(SCHEDULERS)
-    ]
-    for p in procs:
-        p.start()
-    for p in procs:
-        p.join(timeout=300)
-        assert p.exitcode == 0
+    args = [(shared_store_url, REQUESTS_EACH, i, group, str(o)) for i, o in enumerate(outs)]
+    join_ok(start(run, args))
     results = [json.loads(o.read_text()) for o in outs]
 
     assert audit(store) == []

@@ -9,7 +9,6 @@ is there that was not attempted. Each test prints how long the store took to rec
 from __future__ import annotations
 
 import json
-import multiprocessing
 import random
 import time
 from collections.abc import Callable, Iterator
@@ -30,6 +29,7 @@ from berthing.model import (
 from berthing.store import Store, open_store
 from berthing.store.audit import audit
 from berthing.store.etcd.cluster import EtcdCluster, free_port, wait_until
+from tests.procs import join_ok, start
 
 pytestmark = pytest.mark.slow
 
@@ -96,20 +96,12 @@ def run_storm(
 ) -> tuple[list[Log], float]:
     """Run the storm in WORKERS processes, call ``fault()`` FAULT_AT seconds in; return
     the workers' logs and the wall-clock time of the fault."""
-    ctx = multiprocessing.get_context("spawn")
     outs = [tmp_path / f"storm{i}.json" for i in range(WORKERS)]
-    procs = [
-        ctx.Process(target=storm, args=(url, providers, STORM_SECONDS, i, str(outs[i])))
-        for i in range(WORKERS)
-    ]
-    for p in procs:
-        p.start()
+    procs = start(storm, [(url, providers, STORM_SECONDS, i, str(o)) for i, o in enumerate(outs)])
     time.sleep(FAULT_AT)  # let the storm get going: the fault must land mid-flight
     fault_at = time.time()
     fault()
-    for p in procs:
-        p.join(timeout=STORM_SECONDS + 60)
-        assert p.exitcode == 0, f"storm worker exited with {p.exitcode}"
+    join_ok(procs, timeout=STORM_SECONDS + 60)
     return [json.loads(o.read_text()) for o in outs], fault_at
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import multiprocessing
 from pathlib import Path
 
 import pytest
@@ -11,6 +10,7 @@ import pytest
 from berthing.model import ConsumerNotFound, Inventory
 from berthing.store import open_store
 from berthing.store.audit import audit
+from tests.procs import join_ok, start
 from tests.store.claim_storm import storm
 
 WORKERS, CLAIMS_EACH, PROVIDERS = 4, 500, 50
@@ -25,17 +25,12 @@ def test_concurrent_claims_never_over_allocate(shared_store_url: str, tmp_path: 
         inv = {"VCPU": Inventory(16), "MEMORY_MB": Inventory(8192)}
         uuids.append(store.set_inventories(p.uuid, 0, inv).uuid)
 
-    ctx = multiprocessing.get_context("spawn")
     outs = [tmp_path / f"w{i}.json" for i in range(WORKERS)]
-    procs = [
-        ctx.Process(target=storm, args=(shared_store_url, uuids, CLAIMS_EACH, i, str(outs[i])))
-        for i in range(WORKERS)
-    ]
-    for p in procs:
-        p.start()
-    for p in procs:
-        p.join(timeout=300)
-        assert p.exitcode == 0, f"worker exited with {p.exitcode}"
+    join_ok(
+        start(
+            storm, [(shared_store_url, uuids, CLAIMS_EACH, i, str(o)) for i, o in enumerate(outs)]
+        )
+    )
 
     results = [json.loads(o.read_text()) for o in outs]
     assert audit(store) == []

@@ -23,6 +23,7 @@ from berthing.model import (
     ResourceClassNotFound,
     TraitNotFound,
     is_custom,
+    refuse_shrink_below_use,
 )
 from berthing.store.etcd.layout import Keys, inventories_from, inventories_to, provider_from
 from berthing.store.etcd.stm import Attempt
@@ -135,7 +136,7 @@ def set_inventories(
     assert doc is not None
     custom = [rc for rc in inventories if is_custom(rc)]
     _require(a, {k.resource_class(rc): ResourceClassNotFound(rc) for rc in custom})
-    _refuse_shrink_below_use(uuid, used_doc or {}, inventories)
+    refuse_shrink_below_use(uuid, used_doc or {}, inventories)
     old = inventories_from(k.inventory(uuid), old_doc)
     a.put(k.inventory(uuid), inventories_to(inventories))
     _index_users(
@@ -215,22 +216,3 @@ def _index_users(a: Attempt, old: Iterable[bytes], new: Iterable[bytes]) -> None
         a.delete(key)
     for key in keep:
         a.put(key, {})
-
-
-def _refuse_shrink_below_use(
-    uuid: str, used: Mapping[str, int], inventories: Mapping[str, Inventory]
-) -> None:
-    for rc, amount in sorted(used.items()):
-        if amount == 0:
-            continue
-        if rc not in inventories:
-            raise InUse(
-                f"Cannot remove {rc} inventory from {uuid}: {amount} is allocated.",
-                hint="Release those allocations first.",
-            )
-        if inventories[rc].capacity < amount:
-            raise InUse(
-                f"{rc} capacity on {uuid} would drop to {inventories[rc].capacity}, "
-                f"below the {amount} already allocated.",
-                hint="Release allocations first, or keep capacity at or above usage.",
-            )

@@ -31,6 +31,7 @@ from berthing.model import (
     consumer_conflict,
     is_custom,
     new_uuid,
+    refuse_shrink_below_use,
     validate_resource_class,
     validate_trait,
     validate_uuid,
@@ -197,7 +198,8 @@ class SqliteStore(Store):
             used = dict(
                 db.execute("SELECT rc_id, used FROM inventories WHERE provider_id = ?", (pid,))
             )
-            _refuse_shrink_below_use(db, uuid, used, rc_ids, inventories)
+            names = {i: n for n, i in db.execute("SELECT name, id FROM resource_classes")}
+            refuse_shrink_below_use(uuid, {names[r]: n for r, n in used.items()}, inventories)
             keep = set(rc_ids.values())
             db.executemany(
                 "DELETE FROM inventories WHERE provider_id = ? AND rc_id = ?",
@@ -428,31 +430,6 @@ def _rc_ids(db: sqlite3.Connection, names: Iterable[str]) -> dict[str, int]:
 
 def _trait_ids(db: sqlite3.Connection, names: Iterable[str]) -> dict[str, int]:
     return _name_ids(db, "traits", names, TraitNotFound)
-
-
-def _refuse_shrink_below_use(
-    db: sqlite3.Connection,
-    uuid: str,
-    used: Mapping[int, int],
-    rc_ids: Mapping[str, int],
-    inventories: Mapping[str, Inventory],
-) -> None:
-    names = {i: n for n, i in db.execute("SELECT name, id FROM resource_classes")}
-    for rc_id, amount in used.items():
-        if amount == 0:
-            continue
-        rc = names[rc_id]
-        if rc not in rc_ids:
-            raise InUse(
-                f"Cannot remove {rc} inventory from {uuid}: {amount} is allocated.",
-                hint="Release those allocations first.",
-            )
-        if inventories[rc].capacity < amount:
-            raise InUse(
-                f"{rc} capacity on {uuid} would drop to {inventories[rc].capacity}, "
-                f"below the {amount} already allocated.",
-                hint="Release allocations first, or keep capacity at or above usage.",
-            )
 
 
 def _bump(db: sqlite3.Connection, provider_ids: Iterable[int]) -> None:
