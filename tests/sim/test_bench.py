@@ -14,6 +14,7 @@ from berthing.sim.bench.results import RunResult, percentile
 from berthing.sim.bench.targets import check
 from berthing.store import open_store
 from berthing.store.audit import audit
+from berthing.store.etcd.cluster import EtcdCluster
 
 
 @pytest.fixture(scope="module")
@@ -131,3 +132,59 @@ def test_percentile_is_nearest_rank() -> None:
     assert percentile(values, 99) == 99.0
     assert percentile([3.0], 99) == 3.0
     assert percentile([], 50) == 0.0
+
+
+@pytest.mark.slow
+def test_etcd_side_by_side_reports_both_stores_and_the_anchor(
+    etcd_cluster: EtcdCluster, tmp_path: Path
+) -> None:
+    """``--store etcd://...``: every configuration on both stores, the CAS anchor, the
+    ratios and the etcd target; the etcd cloud is reset between runs (content only)."""
+    out = tmp_path / "results.json"
+    argv = ["bench", "scheduler", "--sizes", "60", "--schedulers", "1,2", "--requests", "8"]
+    argv += ["--warmup", "2", "--reruns", "0", "--store", etcd_cluster.url("benchtest")]
+    assert main([*argv, "--store-dir", str(tmp_path), "--output", str(out)]) == 0
+    report = json.loads(out.read_text())
+    runs = report["runs"]
+    assert [(r["store"], r["schedulers"]) for r in runs] == [
+        ("sqlite", 1),
+        ("etcd", 1),
+        ("sqlite", 2),
+        ("etcd", 2),
+    ]
+    for r in runs:
+        assert r["placements"] > 0 and r["audit_problems"] == []
+        assert r["placements"] + r["no_valid_host"] == r["requests"]
+        assert 0 < r["p50_ms"] <= r["p99_ms"]
+    by = {(r["store"], r["schedulers"]): r for r in runs}
+    # The same cloud and streams on both stores, and the etcd cloud released between
+    # runs: each run ends exactly as full as its SQLite twin.
+    for procs in (1, 2):
+        assert by[("etcd", procs)]["fill"] == pytest.approx(by[("sqlite", procs)]["fill"])
+    assert by[("etcd", 1)]["store_cpu"] is None  # a cluster the bench did not start
+    assert set(report["anchor"]["cas_per_s"]) == {"1", "4"}
+    assert all(v > 0 for v in report["anchor"]["cas_per_s"].values())
+    [one, two] = report["comparison"]
+    assert (one["schedulers"], two["schedulers"]) == (1, 2)
+    assert one["rate_ratio"] == pytest.approx(one["etcd_per_s"] / one["sqlite_per_s"])
+    assert "--store etcd://" in report["command"]
+    # No 4-scheduler run, so no etcd verdict; SQLite's targets never judge etcd runs.
+    assert {t["target"] for t in report["targets"]} == {"retries < 2% below 90% full"}
+    assert all(t["schedulers"] in (1, 2) for t in report["targets"])
+    assert len(report["targets"]) == 2
+    # Every prefix the bench wrote is gone.
+    assert not etcd_cluster.scan("/benchtest-bench-")
+
+
+def test_etcd_target_judges_only_etcd_runs_with_4_schedulers() -> None:
+    from dataclasses import replace
+
+    from berthing.sim.bench.targets import ETCD_TARGET, check_etcd
+
+    sqlite = _run(10_000, 4, p99=4.0, rate=900.0, retries=0.0)
+    etcd = replace(sqlite, store="etcd", placements_per_s=240.0)
+    [v] = check_etcd([sqlite, etcd, replace(etcd, schedulers=2)], cas_4_clients=500.0)
+    assert v.target == ETCD_TARGET and v.limit == pytest.approx(300.0)
+    assert not v.met and v.margin == pytest.approx(-0.2)
+    assert all(v.target != ETCD_TARGET for v in check([sqlite, etcd]))
+    assert len(check([sqlite, etcd])) == 3  # the etcd run answers to no SQLite target

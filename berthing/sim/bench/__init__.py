@@ -37,6 +37,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--reruns", type=int, help="repeat a run disturbed by other load or a slow VM (default 2)"
     )
+    p.add_argument(
+        "--store",
+        help="also run every configuration on etcd, side by side with SQLite: "
+        "etcd://host:port,host:port,host:port[/prefix], or etcd-local to start a "
+        "throwaway 3-member cluster on 127.0.0.1 for the run",
+    )
     p.add_argument("--quick", action="store_true", help="a small run for CI (200 providers)")
 
 

@@ -32,6 +32,9 @@ class BenchOptions:
     """Times a run is repeated while other processes take a noticeable share of the CPU."""
     max_fill: float = 0.8
     """Fewer requests are placed if the cloud would otherwise end up fuller than this."""
+    store: str | None = None
+    """An etcd cluster (``etcd://h:p,...[/prefix]`` or ``etcd-local``) to run every
+    configuration on as well, side by side with SQLite; None: SQLite only."""
 
     def command(self) -> str:
         """The command line that repeats this run exactly."""
@@ -43,6 +46,8 @@ class BenchOptions:
             f"--warmup {self.warmup}",
             f"--seed {self.seed}",
         ]
+        if self.store is not None:
+            parts.append(f"--store {self.store}")
         return " ".join(parts)
 
 
@@ -77,6 +82,7 @@ def options_from_args(args: argparse.Namespace) -> BenchOptions:
         "output": args.output,
         "markdown": args.markdown,
         "reruns": args.reruns,
+        "store": getattr(args, "store", None),
     }
     values = {k: v for k, v in given.items() if v is not None}
     opts = replace(base, **values)

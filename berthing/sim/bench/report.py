@@ -19,6 +19,7 @@ __all__ = ["COLUMNS", "Report"]
 
 # (heading, how to show a run's figure), shared by the terminal and markdown tables.
 COLUMNS: tuple[tuple[str, Any], ...] = (
+    ("store", lambda r: r.store),
     ("providers", lambda r: f"{r.size:,}"),
     ("sched", lambda r: str(r.schedulers)),
     ("placements", lambda r: f"{r.placements:,}"),
@@ -33,10 +34,20 @@ COLUMNS: tuple[tuple[str, Any], ...] = (
     ("CPU ms/place", lambda r: f"{r.cpu_ms_per_placement:.2f}"),
     ("other load", lambda r: "?" if r.other_cpu is None else f"{r.other_cpu:.0%}"),
     ("calib ms", lambda r: f"{r.calibration_ms:.0f}"),
+    ("etcd CPU", lambda r: "-" if r.store_cpu is None else f"{r.store_cpu:.0%}"),
     ("full", lambda r: f"{r.fill_max:.1%}"),
     ("audit", lambda r: "ok" if not r.audit_problems else f"{len(r.audit_problems)} problems"),
 )
 PHASES = ("query", "claim", "records", "other")
+COMPARISON = (
+    "providers",
+    "sched",
+    "SQLite placements/s",
+    "etcd placements/s",
+    "etcd/SQLite placements/s",
+    "etcd/SQLite p50",
+    "etcd/SQLite p99",
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,6 +57,8 @@ class Report:
     runs: Sequence[RunResult]
     verdicts: Sequence[Verdict]
     notes: list[str] = field(default_factory=list)
+    anchor: dict[str, Any] | None = None
+    """The bare CAS rates measured on the etcd cluster (``etcd.Anchor.to_dict``)."""
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -54,7 +67,55 @@ class Report:
             "runs": [r.to_dict() for r in self.runs],
             "targets": [{**_verdict_dict(v), "margin": round(v.margin, 4)} for v in self.verdicts],
             "notes": self.notes,
+            "anchor": self.anchor,
+            "comparison": self.comparison(),
         }
+
+    def comparison(self) -> list[dict[str, Any]]:
+        """Per (size, schedulers) run on both stores: etcd's figures over SQLite's."""
+        sqlite = {(r.size, r.schedulers): r for r in self.runs if r.store == "sqlite"}
+        out = []
+        for e in self.runs:
+            s = sqlite.get((e.size, e.schedulers))
+            if e.store != "etcd" or s is None:
+                continue
+            out.append(
+                {
+                    "size": e.size,
+                    "schedulers": e.schedulers,
+                    "sqlite_per_s": s.placements_per_s,
+                    "etcd_per_s": e.placements_per_s,
+                    "rate_ratio": _ratio(e.placements_per_s, s.placements_per_s),
+                    "p50_ratio": _ratio(e.p50_ms, s.p50_ms),
+                    "p99_ratio": _ratio(e.p99_ms, s.p99_ms),
+                }
+            )
+        return out
+
+    def _comparison_rows(self) -> list[list[str]]:
+        return [
+            [
+                f"{c['size']:,}",
+                str(c["schedulers"]),
+                f"{c['sqlite_per_s']:,.0f}",
+                f"{c['etcd_per_s']:,.0f}",
+                f"{c['rate_ratio']:.2f}",
+                f"{c['p50_ratio']:.1f}",
+                f"{c['p99_ratio']:.1f}",
+            ]
+            for c in self.comparison()
+        ]
+
+    def anchor_line(self) -> str:
+        if self.anchor is None:
+            return ""
+        rates = self.anchor["cas_per_s"]
+        parts = [f"{n} client(s): {float(v):,.0f}/s" for n, v in rates.items()]
+        return (
+            "etcd anchor, bare compare-and-set cycles (read + txn compare mod_revision, put; "
+            f"one process per client, own key, {self.anchor['seconds']:.0f} s each): "
+            + ", ".join(parts)
+        )
 
     def write(self, json_path: Path | None, markdown_path: Path | None) -> None:
         if json_path is not None:
@@ -70,25 +131,38 @@ class Report:
         console.print(f"[bold]command:[/] {self.command}")
         console.print(_machine_line(self.machine))
         console.print(self._runs_table())
+        if self.anchor is not None:
+            console.print(self.anchor_line())
+            console.print(self._comparison_table())
         console.print(self._phases_table())
         console.print(self._targets_table())
         for note in self.notes:
             console.print(f"[yellow]note:[/] {note}")
 
     def _runs_table(self) -> Table:
-        table = Table(title="Scheduler benchmark (embedded SQLite store)")
+        stores = " and ".join(dict.fromkeys(r.store for r in self.runs)) or "sqlite"
+        table = Table(title=f"Scheduler benchmark ({stores})")
         for heading, _ in COLUMNS:
             table.add_column(heading, justify="right")
         for run in self.runs:
             table.add_row(*(show(run) for _, show in COLUMNS))
         return table
 
+    def _comparison_table(self) -> Table:
+        table = Table(title="etcd / SQLite, same cloud and request streams")
+        for heading in COMPARISON:
+            table.add_column(heading, justify="right")
+        for row in self._comparison_rows():
+            table.add_row(*row)
+        return table
+
     def _phases_table(self) -> Table:
         table = Table(title="Where a request's time goes (mean ms per request)")
-        for heading in ("providers", "schedulers", *PHASES, "waits/req", "preempted/req"):
+        for heading in ("store", "providers", "schedulers", *PHASES, "waits/req", "preempted/req"):
             table.add_column(heading, justify="right")
         for r in self.runs:
             table.add_row(
+                r.store,
                 f"{r.size:,}",
                 str(r.schedulers),
                 *(f"{r.phases_ms.get(p, 0.0):.3f}" for p in PHASES),
@@ -118,8 +192,13 @@ class Report:
         lines = [f"Command: `{self.command}`", "", _machine_line(self.machine), ""]
         lines += _md_table([h for h, _ in COLUMNS], [[s(r) for _, s in COLUMNS] for r in self.runs])
         lines.append("")
+        if self.anchor is not None:
+            lines += [self.anchor_line(), ""]
+            lines += _md_table(list(COMPARISON), self._comparison_rows())
+            lines.append("")
         phase_rows = [
             [
+                r.store,
                 f"{r.size:,}",
                 str(r.schedulers),
                 *(f"{r.phases_ms.get(p, 0.0):.3f}" for p in PHASES),
@@ -129,7 +208,14 @@ class Report:
             for r in self.runs
         ]
         lines += _md_table(
-            ["providers", "schedulers", *(f"{p} ms" for p in PHASES), "waits/req", "preempted/req"],
+            [
+                "store",
+                "providers",
+                "schedulers",
+                *(f"{p} ms" for p in PHASES),
+                "waits/req",
+                "preempted/req",
+            ],
             phase_rows,
         )
         lines.append("")
@@ -144,6 +230,10 @@ class Report:
         ]
         lines += _md_table(["target", "run", "value", "verdict"], target_rows)
         return "\n".join(lines) + "\n"
+
+
+def _ratio(a: float, b: float) -> float:
+    return a / b if b else 0.0
 
 
 def _machine_line(m: dict[str, object]) -> str:

@@ -62,6 +62,11 @@ class RunResult:
     audit_problems: list[str] = field(default_factory=list)
     no_valid_host_why: dict[str, int] = field(default_factory=dict)
     """Request kind and last reason -> count, over all processes."""
+    store: str = "sqlite"
+    """``sqlite`` or ``etcd``."""
+    store_cpu: float | None = None
+    """CPU the etcd members took during the run, over (wall x cores); None for SQLite
+    (in process) or an etcd cluster this invocation did not start."""
 
     @property
     def fill_max(self) -> float:
@@ -80,6 +85,8 @@ def summarize(
     cores: int,
     machine_busy_s: float | None = None,
     calibration_ms: float = 0.0,
+    store: str = "sqlite",
+    store_cpu_s: float | None = None,
 ) -> RunResult:
     """One ``RunResult`` from the workers' reports, the final fill and the audit."""
     latencies = [x for w in workers for x in w["latencies"]]
@@ -109,12 +116,14 @@ def summarize(
         cpu_busy=own_cpu / (wall * cores) if wall > 0 else 0.0,
         calibration_ms=calibration_ms,
         cpu_ms_per_placement=own_cpu * 1000 / placements if placements else 0.0,
-        other_cpu=_other(machine_busy_s, own_cpu, wall * cores),
+        other_cpu=_other(machine_busy_s, own_cpu + (store_cpu_s or 0.0), wall * cores),
         phases_ms=_phases(workers, latencies),
         switches=_switches(workers, total["requests"]),
         fill=fill,
         audit_problems=audit_problems,
         no_valid_host_why=_why(workers),
+        store=store,
+        store_cpu=None if store_cpu_s is None or wall <= 0 else store_cpu_s / (wall * cores),
     )
 
 

@@ -1,12 +1,15 @@
 """Runs the benchmark: per cloud size, a template store; per scheduler count, a fresh
-copy of it and that many scheduler processes started together."""
+copy of it and that many scheduler processes started together. With ``--store`` etcd,
+every such run is also made on the etcd cluster, right after the SQLite one."""
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing
 import os
 import queue
 import resource
+import time
 from collections.abc import Callable, Sequence
 from multiprocessing.process import BaseProcess
 from pathlib import Path
@@ -15,11 +18,12 @@ from typing import Any
 from rich.progress import Progress, TaskID
 
 from berthing.model import BerthingError
+from berthing.sim.bench.etcd import Anchor, EtcdSite, build_etcd_cloud, cas_anchor, etcd_site, reset
 from berthing.sim.bench.machine import busy_cpu_seconds, calibrate, machine_facts
 from berthing.sim.bench.options import BenchOptions
 from berthing.sim.bench.report import Report
 from berthing.sim.bench.results import RunResult, summarize
-from berthing.sim.bench.targets import check
+from berthing.sim.bench.targets import check, check_etcd
 from berthing.sim.bench.templates import fresh_copy, template
 from berthing.sim.bench.worker import Job, work
 from berthing.sim.bench.workload import expected_fill
@@ -46,14 +50,90 @@ def run_benchmark(opts: BenchOptions, progress: Progress) -> Report:
     runs: list[RunResult] = []
     notes: list[str] = []
     judge = _Judge()
-    for size in opts.sizes:
-        task = progress.add_task(f"cloud of {size:,} providers", total=size)
-        path, summary = template(opts.store_dir, size, opts.seed, _advance_to(progress, task))
-        for procs in opts.schedulers:
-            requests = _requests_for(opts, summary, procs, notes)
-            run = _least_disturbed(opts, path, summary, procs, requests, progress, notes, judge)
-            runs.append(run)
-    return Report(opts.command(), machine, runs, check(runs), notes)
+    anchor: Anchor | None = None
+    with contextlib.ExitStack() as stack:
+        site = None
+        if opts.store is not None:
+            stamp = time.strftime("%Y%m%d-%H%M%S")
+            site = stack.enter_context(etcd_site(opts.store, opts.store_dir, stamp))
+            task = progress.add_task("etcd: measuring the bare CAS anchor", total=None)
+            anchor = cas_anchor(site)
+            progress.remove_task(task)
+            if not site.local:
+                notes.append("etcd cluster not started here: its members' CPU counts as other load")
+        for size in opts.sizes:
+            task = progress.add_task(f"cloud of {size:,} providers", total=size)
+            path, summary = template(opts.store_dir, size, opts.seed, _advance_to(progress, task))
+            stores: list[_Store] = [_SqliteStore(opts.store_dir, path, summary.hosts)]
+            if site is not None:
+                task = progress.add_task(f"etcd: registering {size:,} providers", total=size)
+                url, _ = build_etcd_cloud(site, size, opts.seed, _advance_to(progress, task))
+                stores.append(_EtcdStore(url, site, progress))
+            for procs in opts.schedulers:
+                requests = _requests_for(opts, summary, procs, notes)
+                for store in stores:
+                    run = _least_disturbed(
+                        opts, store, summary, procs, requests, progress, notes, judge
+                    )
+                    runs.append(run)
+    verdicts = check(runs)
+    if anchor is not None and 4 in anchor.rates:
+        verdicts += check_etcd(runs, anchor.rates[4])
+    return Report(
+        opts.command(), machine, runs, verdicts, notes, None if anchor is None else anchor.to_dict()
+    )
+
+
+class _Store:
+    """Where one size's runs happen: a fresh store per run, from the same cloud."""
+
+    name = "sqlite"
+
+    def fresh(self, procs: int) -> str:
+        """The URL of the cloud in its initial state, for a run of ``procs`` schedulers."""
+        raise NotImplementedError
+
+    def finished(self, reports: Sequence[dict[str, Any]]) -> None:
+        """What the run's workers reported (the consumers they placed)."""
+
+    def cpu_s(self) -> float | None:
+        """CPU seconds the store's own processes have used so far, if known."""
+        return None
+
+
+class _SqliteStore(_Store):
+    def __init__(self, store_dir: Path, template: Path, size: int) -> None:
+        self.store_dir, self.template, self.size = store_dir, template, size
+
+    def fresh(self, procs: int) -> str:
+        return fresh_copy(self.template, self.store_dir / f"run-{self.size}-{procs}.db")
+
+
+class _EtcdStore(_Store):
+    """One prefix per size, built once; each run first releases what the previous one
+    placed (see ``berthing.sim.bench.etcd.reset`` for why, rather than a new prefix)."""
+
+    name = "etcd"
+
+    def __init__(self, url: str, site: EtcdSite, progress: Progress) -> None:
+        self.url, self.site, self.progress = url, site, progress
+        self.placed: list[str] = []
+
+    def fresh(self, procs: int) -> str:
+        if self.placed:
+            task = self.progress.add_task(
+                "etcd: releasing the last run's consumers", total=len(self.placed)
+            )
+            reset(self.url, self.placed, lambda n: self.progress.update(task, completed=n))
+            self.progress.remove_task(task)
+            self.placed = []
+        return self.url
+
+    def finished(self, reports: Sequence[dict[str, Any]]) -> None:
+        self.placed = [c for r in reports for c in r["consumers"]]
+
+    def cpu_s(self) -> float | None:
+        return self.site.members_cpu_s()
 
 
 def _advance_to(progress: Progress, task: TaskID) -> Callable[[int], None]:
@@ -97,7 +177,7 @@ class _Judge:
 
 def _least_disturbed(
     opts: BenchOptions,
-    source: Path,
+    source: _Store,
     summary: CloudSummary,
     procs: int,
     requests: int,
@@ -107,7 +187,7 @@ def _least_disturbed(
 ) -> RunResult:
     """Run, and run again (up to ``opts.reruns`` times) while the run was disturbed;
     keep the least disturbed attempt."""
-    label = f"{summary.hosts:,} providers x {procs}"
+    label = f"{source.name}, {summary.hosts:,} providers x {procs}"
     best = _run(opts, source, summary, procs, requests, progress)
     for _ in range(opts.reruns):
         if judge.score(best) <= 1.0:
@@ -122,35 +202,46 @@ def _least_disturbed(
 
 def _run(
     opts: BenchOptions,
-    source: Path,
+    source: _Store,
     summary: CloudSummary,
     procs: int,
     requests: int,
     progress: Progress,
 ) -> RunResult:
-    label = f"{summary.hosts:,} providers, {procs} scheduler(s)"
+    label = f"{source.name}: {summary.hosts:,} providers, {procs} scheduler(s)"
+    url = source.fresh(procs)
     task = progress.add_task(f"{label}: warming up", total=procs * requests)
-    url = fresh_copy(source, opts.store_dir / f"run-{summary.hosts}-{procs}.db")
     total = procs * (requests + opts.warmup)
     jobs = [Job(url, i, requests, opts.warmup, opts.seed * 1000 + i, total) for i in range(procs)]
     before = calibrate()
-    reports, machine_busy = _run_processes(
-        jobs, lambda n: progress.update(task, advance=n, description=label)
+    reports, machine_busy, store_busy = _run_processes(
+        jobs, lambda n: progress.update(task, advance=n, description=label), source.cpu_s
     )
+    source.finished(reports)
     calibration = max(before, calibrate())
     progress.update(task, description=f"{label}: auditing the store")
     with open_store(url) as store:
         fill, problems = cloud_fill(store), audit(store)
     progress.update(task, description=label)
     cores = os.cpu_count() or 1
+    progress.remove_task(task)
     return summarize(
-        summary.hosts, requests, reports, fill, problems, cores, machine_busy, calibration
+        summary.hosts,
+        requests,
+        reports,
+        fill,
+        problems,
+        cores,
+        machine_busy,
+        calibration,
+        source.name,
+        store_busy,
     )
 
 
 def _run_processes(
-    jobs: Sequence[Job], advance: Callable[[int], None]
-) -> tuple[list[dict[str, Any]], float | None]:
+    jobs: Sequence[Job], advance: Callable[[int], None], store_cpu: Callable[[], float | None]
+) -> tuple[list[dict[str, Any]], float | None, float | None]:
     ctx = multiprocessing.get_context("spawn")
     barrier = ctx.Barrier(len(jobs))
     events = ctx.Queue()
@@ -161,7 +252,7 @@ def _run_processes(
     for p in processes:
         p.start()
     try:
-        return _collect(events, processes, advance)
+        return _collect(events, processes, advance, store_cpu)
     finally:
         for p in processes:
             p.join(JOIN_TIMEOUT)
@@ -171,12 +262,16 @@ def _run_processes(
 
 
 def _collect(
-    events: Any, processes: Sequence[BaseProcess], advance: Callable[[int], None]
-) -> tuple[list[dict[str, Any]], float | None]:
-    """Every worker's report, in worker order, and the CPU seconds the whole machine
-    used while they placed (from all ready to all done). Raises as soon as one fails."""
+    events: Any,
+    processes: Sequence[BaseProcess],
+    advance: Callable[[int], None],
+    store_cpu: Callable[[], float | None],
+) -> tuple[list[dict[str, Any]], float | None, float | None]:
+    """Every worker's report, in worker order, and the CPU seconds the whole machine and
+    the store's own processes used while they placed (from all ready to all done).
+    Raises as soon as one fails."""
     reports: dict[int, dict[str, Any]] = {}
-    ready, busy_from = 0, None
+    ready, busy_from, store_from = 0, None, None
     while len(reports) < len(processes):
         try:
             kind, index, payload = events.get(timeout=1.0)
@@ -188,16 +283,17 @@ def _collect(
         if kind == "ready":
             ready += 1
             if ready == len(processes):
-                busy_from = _busy_now()
+                busy_from, store_from = _busy_now(), store_cpu()
         elif kind == "progress":
             advance(payload)
         elif kind == "done":
             reports[index] = payload
         elif kind == "error":
             raise BenchFailed(f"bench-scheduler-{index} failed: {payload}")
-    busy_to = _busy_now()
+    busy_to, store_to = _busy_now(), store_cpu()
     busy = None if busy_from is None or busy_to is None else busy_to - busy_from
-    return [reports[i] for i in sorted(reports)], busy
+    store = None if store_from is None or store_to is None else store_to - store_from
+    return [reports[i] for i in sorted(reports)], busy, store
 
 
 def _busy_now() -> float | None:

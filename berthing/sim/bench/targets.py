@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 from berthing.sim.bench.results import RunResult
 
-__all__ = ["TARGETS", "Target", "Verdict", "check"]
+__all__ = ["ETCD_SHARE", "ETCD_TARGET", "TARGETS", "Target", "Verdict", "check", "check_etcd"]
 
 #: Retries only count toward their target while the cloud is below this fill.
 FULL = 0.9
@@ -79,8 +79,26 @@ TARGETS: tuple[Target, ...] = (
 
 
 def check(runs: Sequence[RunResult]) -> list[Verdict]:
-    """A verdict per (target, run it applies to)."""
-    return [_verdict(t, r) for t in TARGETS for r in runs if t.applies(r)]
+    """A verdict per (target, SQLite run it applies to)."""
+    return [_verdict(t, r) for t in TARGETS for r in runs if r.store == "sqlite" and t.applies(r)]
+
+
+ETCD_SHARE = 0.6
+ETCD_TARGET = "etcd placements/s with 4 schedulers >= 60% of the 4-client CAS rate"
+
+
+def check_etcd(runs: Sequence[RunResult], cas_4_clients: float) -> list[Verdict]:
+    """The etcd target, against the bare compare-and-set rate measured on the same
+    cluster with 4 client processes (``berthing.sim.bench.etcd.cas_anchor``)."""
+    target = Target(
+        ETCD_TARGET,
+        lambda r: r.store == "etcd" and r.schedulers == 4,
+        lambda r: r.placements_per_s,
+        operator.ge,
+        ETCD_SHARE * cas_4_clients,
+        "/s",
+    )
+    return [_verdict(target, r) for r in runs if target.applies(r)]
 
 
 def _verdict(target: Target, run: RunResult) -> Verdict:

@@ -72,13 +72,19 @@ def _measure(job: Job, store: Store, barrier: Barrier, events: Events) -> dict[s
         raise InvalidInput(f"{job.url} holds no benchmark cloud.")
     specs = request_stream(store, summary, job.warmup + job.requests, job.seed, job.total_requests)
     scheduler = Scheduler(store, rng=random.Random(job.seed))
-    _place(scheduler, specs[: job.warmup], lambda n: None)
+    consumers: list[str] = []  # every placement, warm-up too: an etcd run releases them
+    _place(scheduler, specs[: job.warmup], lambda n: None, consumers)
     scheduler.metrics = SchedulerMetrics()
     phases = _instrument(store)
     events.put(("ready", job.index, None))
     barrier.wait(BARRIER_TIMEOUT)
     before, started = resource.getrusage(resource.RUSAGE_SELF), time.time()
-    why = _place(scheduler, specs[job.warmup :], lambda n: events.put(("progress", job.index, n)))
+    why = _place(
+        scheduler,
+        specs[job.warmup :],
+        lambda n: events.put(("progress", job.index, n)),
+        consumers,
+    )
     finished, after = time.time(), resource.getrusage(resource.RUSAGE_SELF)
     return {
         **scheduler.metrics.as_dict(),
@@ -92,6 +98,7 @@ def _measure(job: Job, store: Store, barrier: Barrier, events: Events) -> dict[s
         "file_rss_kb": _status_kb("RssFile") or 0,
         "phases_s": phases,
         "no_valid_host_why": dict(why),
+        "consumers": consumers,
     }
 
 
@@ -116,18 +123,24 @@ def _status_kb(field: str) -> int | None:
 
 
 def _place(
-    scheduler: Scheduler, specs: Sequence[RequestSpec], progress: Callable[[int], None]
+    scheduler: Scheduler,
+    specs: Sequence[RequestSpec],
+    progress: Callable[[int], None],
+    consumers: list[str],
 ) -> Counter[str]:
-    """Place ``specs``; return why requests found no valid host, by kind of request."""
+    """Place ``specs``, adding the consumers placed to ``consumers``; return why
+    requests found no valid host, by kind of request."""
     since = 0
     why: Counter[str] = Counter()
     for spec in specs:
         try:
-            scheduler.select_destinations(spec)
+            selections = scheduler.select_destinations(spec)
         except NoValidHost as exc:
             # An outcome, not a failure: the scheduler's metrics count it; the reason
             # tells a full cloud from a constraint the workload cannot meet.
             why[f"{_kind(spec)}: {exc.reasons[-1] if exc.reasons else '?'}"] += 1
+        else:
+            consumers.extend(s.consumer.uuid for s in selections)
         since += 1
         if since == PROGRESS_EVERY:
             progress(since)
