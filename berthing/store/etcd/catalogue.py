@@ -18,6 +18,7 @@ healthy cluster; after a member failure, once the watch has moved to another mem
 from __future__ import annotations
 
 import asyncio
+import bisect
 import threading
 from concurrent.futures import Future
 from dataclasses import dataclass
@@ -58,6 +59,9 @@ class Catalogue:
         self._cond = threading.Condition()
         self._resync = threading.Lock()
         self._providers: dict[str, _Entry] = {}
+        #: (shuffle, uuid) of every provider, kept sorted: a seeded query walks it from
+        #: its start and stops once it has enough, instead of sorting the cloud per query.
+        self._ranked: list[tuple[int, str]] = []
         self._inventories: dict[str, dict[str, Inventory]] = {}
         self._usages: dict[str, dict[str, int]] = {}
         self._classes: set[str] = set()
@@ -111,28 +115,29 @@ class Catalogue:
         with self._cond:
             return name in self._traits
 
-    def candidates(self, query: ProviderQuery, tree_root: str | None) -> list[str]:
+    def candidates(
+        self, query: ProviderQuery, tree_root: str | None, enough: int | None = None
+    ) -> list[str]:
         """Uuids that fit according to the catalogue, in the order to try them:
-        creation order without a limit, else the shuffled order from a seeded start."""
+        creation order without a limit, else the shuffled order from a seeded start,
+        stopping after ``enough`` (None: all)."""
         with self._cond:
-            fits = [
-                e
-                for uuid, e in self._providers.items()
-                if matches(
-                    query,
-                    e.provider,
-                    self._inventories.get(uuid, {}),
-                    self._usages.get(uuid, {}),
-                    tree_root,
-                )
-            ]
-        if query.limit is None:
-            return [e.provider.uuid for e in sorted(fits, key=lambda e: e.created)]
-        ranked = sorted(fits, key=lambda e: (e.shuffle, e.provider.uuid))
-        start = seed_start(query.seed)
-        head = [e for e in ranked if e.shuffle >= start]
-        tail = [e for e in ranked if e.shuffle < start]
-        return [e.provider.uuid for e in head + tail]
+            if query.limit is None:
+                fits = [e for u, e in self._providers.items() if self._fits(query, u, e, tree_root)]
+                return [e.provider.uuid for e in sorted(fits, key=lambda e: e.created)]
+            ranked, out = self._ranked, []
+            start = bisect.bisect_left(ranked, (seed_start(query.seed), ""))
+            for i in range(len(ranked)):
+                uuid = ranked[(start + i) % len(ranked)][1]
+                if self._fits(query, uuid, self._providers[uuid], tree_root):
+                    out.append(uuid)
+                    if enough is not None and len(out) >= enough:
+                        break
+            return out
+
+    def _fits(self, query: ProviderQuery, uuid: str, e: _Entry, tree_root: str | None) -> bool:
+        invs, used = self._inventories.get(uuid, {}), self._usages.get(uuid, {})
+        return matches(query, e.provider, invs, used, tree_root)
 
     # -- list and watch -----------------------------------------------------------------
 
@@ -153,6 +158,7 @@ class Catalogue:
             if revision < self.applied:
                 return  # a newer state arrived meanwhile
             self._providers.clear()
+            self._ranked.clear()
             self._inventories.clear()
             self._usages.clear()
             self._classes.clear()
@@ -207,7 +213,10 @@ class Catalogue:
         doc: dict[str, Any] = decode(kv.key, kv.value)
         if kind == "providers":
             provider = provider_from(kv.key, ident, doc)
-            self._providers[ident] = _Entry(provider, kv.create_revision, int(doc["shuffle"]))
+            entry = _Entry(provider, kv.create_revision, int(doc["shuffle"]))
+            if ident not in self._providers:  # an update keeps its fixed rank
+                bisect.insort(self._ranked, (entry.shuffle, ident))
+            self._providers[ident] = entry
         elif kind == "inventories":
             self._inventories[ident] = inventories_from(kv.key, doc)
         elif kind == "usages":
@@ -219,7 +228,9 @@ class Catalogue:
 
     def _forget(self, kind: str, ident: str) -> None:
         if kind == "providers":
-            self._providers.pop(ident, None)
+            gone = self._providers.pop(ident, None)
+            if gone is not None:
+                del self._ranked[bisect.bisect_left(self._ranked, (gone.shuffle, ident))]
         elif kind == "inventories":
             self._inventories.pop(ident, None)
         elif kind == "usages":

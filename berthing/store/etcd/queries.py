@@ -60,8 +60,29 @@ def find(a: Attempt, k: Keys, catalogue: Catalogue, query: ProviderQuery) -> lis
         if doc is None:
             raise ProviderNotFound(query.in_tree)
         root = str(doc["root"])
-    order = catalogue.candidates(query, root)
-    wanted = len(order) if query.limit is None else query.limit
+    wanted = query.limit
+    # Room for the snapshot to reject a few stale candidates without a second walk.
+    enough = None if wanted is None else 2 * wanted + MIN_BATCH
+    order = catalogue.candidates(query, root, enough)
+    found = _confirm(a, k, query, root, order, wanted)
+    if wanted is not None and len(found) < wanted and len(order) == enough:
+        # The catalogue was so stale that many were rejected: look at all the rest.
+        seen = set(order)
+        rest = [u for u in catalogue.candidates(query, root) if u not in seen]
+        found += _confirm(a, k, query, root, rest, wanted - len(found))
+    return found
+
+
+def _confirm(
+    a: Attempt,
+    k: Keys,
+    query: ProviderQuery,
+    root: str | None,
+    order: list[str],
+    wanted: int | None,
+) -> list[ProviderState]:
+    """Re-read candidates on the snapshot, in order, until ``wanted`` still fit."""
+    wanted = len(order) if wanted is None else wanted
     found: list[ProviderState] = []
     while order and len(found) < wanted:
         # A stale catalogue only costs another batch: the snapshot decides.
