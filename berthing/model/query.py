@@ -59,19 +59,19 @@ class ProviderQuery:
         if self.limit is not None and self.limit < 1:
             raise InvalidInput(f"limit must be at least 1, got {self.limit}.")
 
-    def matches(self, state: ProviderState) -> bool:
-        """Evaluate every filter but ``in_tree`` (which needs the tree) in memory: for
-        backends answering from a local index, and for the classic scheduler's cache."""
+    def matches(self, state: ProviderState, tree_root: str | None = None) -> bool:
+        """Evaluate every filter in memory (``in_tree`` as the root uuid of its tree):
+        for backends answering from a local index, and the classic scheduler's cache."""
         p = state.provider
-        if self.name is not None and p.name != self.name:
-            return False
-        if self.uuids is not None and p.uuid not in self.uuids:
-            return False
-        if not self.required_traits <= p.traits or self.forbidden_traits & p.traits:
-            return False
-        if any(not group & p.aggregates for group in self.member_of):
-            return False
-        return state.fits(self.resources)
+        return (
+            (self.name is None or p.name == self.name)
+            and (self.uuids is None or p.uuid in self.uuids)
+            and (tree_root is None or p.root_uuid == tree_root)
+            and self.required_traits <= p.traits
+            and not self.forbidden_traits & p.traits
+            and all(group & p.aggregates for group in self.member_of)
+            and state.fits(self.resources)
+        )
 
     @staticmethod
     def member_of_from(groups: Iterable[Iterable[str]]) -> tuple[frozenset[str], ...]:

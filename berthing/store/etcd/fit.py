@@ -7,7 +7,7 @@ from __future__ import annotations
 import random
 from collections.abc import Mapping
 
-from berthing.model import Inventory, Provider, ProviderQuery
+from berthing.model import Inventory, Provider, ProviderQuery, ProviderState
 
 __all__ = ["SHUFFLE_SPAN", "matches", "seed_start"]
 
@@ -27,22 +27,4 @@ def matches(
     usages: Mapping[str, int],
     tree_root: str | None,
 ) -> bool:
-    return (
-        _has_room(query.resources, inventories, usages)
-        and query.required_traits <= provider.traits
-        and not (query.forbidden_traits & provider.traits)
-        and all(group & provider.aggregates for group in query.member_of)
-        and (tree_root is None or provider.root_uuid == tree_root)
-        and (query.name is None or provider.name == query.name)
-        and (query.uuids is None or provider.uuid in query.uuids)
-    )
-
-
-def _has_room(
-    wanted: Mapping[str, int], inventories: Mapping[str, Inventory], usages: Mapping[str, int]
-) -> bool:
-    for rc, amount in wanted.items():
-        inv = inventories.get(rc)
-        if inv is None or not inv.fits(usages.get(rc, 0), amount):
-            return False
-    return True
+    return query.matches(ProviderState(provider, inventories, usages), tree_root)
