@@ -40,7 +40,6 @@ log = logging.getLogger(__name__)
 
 INSTANCE = "instance"
 HEARTBEAT = "heartbeat"
-DISABLED = "COMPUTE_STATUS_DISABLED"
 
 Builder = Callable[[Record], str | None]
 """Builds an instance; returns None on success or why it failed."""

@@ -26,6 +26,7 @@ from berthing.conductor.build_request import (
     overall_state,
 )
 from berthing.model import (
+    DISABLED_TRAIT,
     BerthingError,
     Claimed,
     Consumer,
@@ -42,7 +43,6 @@ from berthing.store import Store
 __all__ = ["Conductor", "ConductorStats"]
 
 log = logging.getLogger(__name__)
-DISABLED = "COMPUTE_STATUS_DISABLED"
 
 
 @dataclass
@@ -454,9 +454,9 @@ def _disable(store: Store, host: str) -> bool:
     for _ in range(10):
         try:
             p = store.get_provider(host)
-            if DISABLED in p.traits:
+            if DISABLED_TRAIT in p.traits:
                 return False
-            store.set_traits(host, p.generation, p.traits | {DISABLED})
+            store.set_traits(host, p.generation, p.traits | {DISABLED_TRAIT})
             return True
         except GenerationConflict:
             continue

@@ -24,14 +24,22 @@ from berthing.model.errors import (
     StoreUnavailable,
     TraitNotFound,
 )
-from berthing.model.inventory import MAX_AMOUNT, Inventory, refuse_shrink_below_use
+from berthing.model.inventory import (
+    MAX_AMOUNT,
+    Inventory,
+    refuse_shrink_below_use,
+    validate_amount,
+)
 from berthing.model.names import (
+    DISABLED_TRAIT,
+    SHARING_TRAIT,
     STANDARD_RESOURCE_CLASSES,
     STANDARD_TRAITS,
     is_custom,
     normalize_custom_name,
     validate_resource_class,
     validate_trait,
+    validate_trait_sets,
 )
 from berthing.model.provider import (
     Provider,
@@ -44,7 +52,9 @@ from berthing.model.query import ProviderQuery
 from berthing.model.record import Record, validate_record_name
 
 __all__ = [
+    "DISABLED_TRAIT",
     "MAX_AMOUNT",
+    "SHARING_TRAIT",
     "STANDARD_RESOURCE_CLASSES",
     "STANDARD_TRAITS",
     "Allocations",
@@ -79,8 +89,10 @@ __all__ = [
     "normalize_custom_name",
     "refuse_shrink_below_use",
     "validate_allocations",
+    "validate_amount",
     "validate_record_name",
     "validate_resource_class",
     "validate_trait",
+    "validate_trait_sets",
     "validate_uuid",
 ]

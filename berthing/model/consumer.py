@@ -6,8 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from berthing.model.errors import InvalidInput
-from berthing.model.inventory import MAX_AMOUNT
-from berthing.model.names import validate_resource_class
+from berthing.model.inventory import validate_amount
 from berthing.model.provider import validate_uuid
 
 __all__ = ["Allocations", "Consumer", "validate_allocations"]
@@ -40,14 +39,6 @@ def validate_allocations(allocations: Allocations) -> dict[str, dict[str, int]]:
             raise InvalidInput(f"Allocation for provider {puuid} names no resources.")
         per: dict[str, int] = {}
         for rc, amount in resources.items():
-            validate_resource_class(rc)
-            if isinstance(amount, bool) or not isinstance(amount, int):
-                raise InvalidInput(f"Amount of {rc} on {puuid} must be an integer: {amount!r}.")
-            if not 1 <= amount <= MAX_AMOUNT:
-                raise InvalidInput(
-                    f"Amount of {rc} on {puuid} must be between 1 and {MAX_AMOUNT}, got {amount}.",
-                    hint="Drop the class from the request rather than asking for zero.",
-                )
-            per[rc] = amount
+            per[rc] = validate_amount(rc, amount, f" on {puuid}")
         out[puuid] = per
     return out

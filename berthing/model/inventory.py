@@ -12,11 +12,26 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from berthing.model.errors import InUse, InvalidInput
+from berthing.model.names import validate_resource_class
 
-__all__ = ["MAX_AMOUNT", "Inventory", "refuse_shrink_below_use"]
+__all__ = ["MAX_AMOUNT", "Inventory", "refuse_shrink_below_use", "validate_amount"]
 
 # Placement's upper bound for integer fields (a signed 32-bit int).
 MAX_AMOUNT = 2**31 - 1
+
+
+def validate_amount(rc: str, amount: object, where: str = "") -> int:
+    """Check one requested or allocated amount of class ``rc`` (``where``: " on <uuid>")."""
+    validate_resource_class(rc)
+    if isinstance(amount, bool) or not isinstance(amount, int):
+        raise InvalidInput(f"Amount of {rc}{where} must be an integer, got {amount!r}.")
+    if not 1 <= amount <= MAX_AMOUNT:
+        raise InvalidInput(
+            f"Amount of {rc}{where} must be a positive integer between 1 and {MAX_AMOUNT}, "
+            f"got {amount}.",
+            hint="Leave the class out instead of asking for 0.",
+        )
+    return amount
 
 
 def _check_int(field: str, value: object, minimum: int) -> None:

@@ -13,17 +13,25 @@ from berthing.model.errors import InvalidInput
 
 __all__ = [
     "CUSTOM_PREFIX",
+    "DISABLED_TRAIT",
+    "SHARING_TRAIT",
     "STANDARD_RESOURCE_CLASSES",
     "STANDARD_TRAITS",
     "is_custom",
     "normalize_custom_name",
     "validate_resource_class",
     "validate_trait",
+    "validate_trait_sets",
 ]
 
 CUSTOM_PREFIX = "CUSTOM_"
 _CUSTOM_RE = re.compile(r"^CUSTOM_[A-Z0-9_]+$")
 _MAX_NAME = 255
+
+DISABLED_TRAIT = "COMPUTE_STATUS_DISABLED"
+"""A host marked down or disabled carries it; candidate queries forbid it (as in Nova)."""
+SHARING_TRAIT = "MISC_SHARES_VIA_AGGREGATE"
+"""A sharing provider (e.g. a storage pool) lends its inventory to its aggregates' hosts."""
 
 STANDARD_RESOURCE_CLASSES: tuple[str, ...] = (
     "VCPU",
@@ -51,7 +59,7 @@ STANDARD_RESOURCE_CLASSES: tuple[str, ...] = (
 
 # A working subset of os-traits: the ones schedulers and operators reach for most.
 STANDARD_TRAITS: tuple[str, ...] = (
-    "COMPUTE_STATUS_DISABLED",
+    DISABLED_TRAIT,
     "COMPUTE_VOLUME_MULTI_ATTACH",
     "COMPUTE_TRUSTED_CERTS",
     "COMPUTE_GRAPHICS_MODEL_VIRTIO",
@@ -73,7 +81,7 @@ STANDARD_TRAITS: tuple[str, ...] = (
     "HW_NUMA_ROOT",
     "STORAGE_DISK_HDD",
     "STORAGE_DISK_SSD",
-    "MISC_SHARES_VIA_AGGREGATE",
+    SHARING_TRAIT,
 )
 
 
@@ -108,6 +116,18 @@ def validate_resource_class(name: object) -> str:
 def validate_trait(name: object) -> str:
     """Return ``name`` if it is a standard or well-formed custom trait."""
     return _validate(name, "trait", STANDARD_TRAITS)
+
+
+def validate_trait_sets(required: frozenset[str], forbidden: frozenset[str]) -> None:
+    """Every name valid, and no trait both required and forbidden."""
+    for trait in required | forbidden:
+        validate_trait(trait)
+    both = required & forbidden
+    if both:
+        raise InvalidInput(
+            f"Traits both required and forbidden: {', '.join(sorted(both))}.",
+            hint="A provider cannot have and lack a trait; drop one side.",
+        )
 
 
 def normalize_custom_name(raw: str) -> str:

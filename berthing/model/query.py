@@ -6,8 +6,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
 from berthing.model.errors import InvalidInput
-from berthing.model.inventory import MAX_AMOUNT
-from berthing.model.names import validate_resource_class, validate_trait
+from berthing.model.inventory import validate_amount
+from berthing.model.names import validate_trait_sets
 from berthing.model.provider import ProviderState, validate_uuid
 
 __all__ = ["ProviderQuery"]
@@ -36,19 +36,8 @@ class ProviderQuery:
 
     def __post_init__(self) -> None:
         for rc, amount in self.resources.items():
-            validate_resource_class(rc)
-            if isinstance(amount, bool) or not isinstance(amount, int):
-                raise InvalidInput(f"Requested amount of {rc} must be an integer: {amount!r}.")
-            if not 1 <= amount <= MAX_AMOUNT:
-                raise InvalidInput(f"Requested amount of {rc} must be positive, got {amount}.")
-        for t in self.required_traits | self.forbidden_traits:
-            validate_trait(t)
-        both = self.required_traits & self.forbidden_traits
-        if both:
-            raise InvalidInput(
-                f"Traits both required and forbidden: {', '.join(sorted(both))}.",
-                hint="A provider cannot have and lack a trait; drop one side.",
-            )
+            validate_amount(rc, amount)
+        validate_trait_sets(self.required_traits, self.forbidden_traits)
         for group in self.member_of:
             if not group:
                 raise InvalidInput("member_of contains an empty aggregate group.")

@@ -14,6 +14,8 @@ from collections import Counter
 from dataclasses import dataclass, field
 
 from berthing.model import (
+    DISABLED_TRAIT,
+    SHARING_TRAIT,
     Claimed,
     ClaimResult,
     Consumer,
@@ -33,9 +35,6 @@ from berthing.scheduler.weighers import resolve_weighers, weigh
 from berthing.store import Store
 
 __all__ = ["Destination", "Scheduler", "Selection"]
-
-SHARES = "MISC_SHARES_VIA_AGGREGATE"
-DISABLED = "COMPUTE_STATUS_DISABLED"
 
 
 @dataclass(frozen=True, slots=True)
@@ -180,7 +179,7 @@ class Scheduler:
             resources=spec.resources,
             required_traits=spec.required_traits,
             # Hosts marked down or disabled carry this trait; the query drops them.
-            forbidden_traits=spec.forbidden_traits | {DISABLED},
+            forbidden_traits=spec.forbidden_traits | {DISABLED_TRAIT},
             member_of=member_of,
             name=spec.force_host,
             uuids=_pinned_hosts(ctx),
@@ -277,7 +276,7 @@ class Scheduler:
     def _load_pools(self, ctx: Context) -> None:
         if not ctx.spec.shared_resources:
             return
-        query = ProviderQuery(ctx.spec.shared_resources, required_traits=frozenset({SHARES}))
+        query = ProviderQuery(ctx.spec.shared_resources, required_traits=frozenset({SHARING_TRAIT}))
         ctx.pools = {}
         for pool in self.store.find_providers(query):
             for agg in pool.provider.aggregates:

@@ -7,13 +7,7 @@ from dataclasses import dataclass, field, fields
 from enum import StrEnum
 from typing import Any
 
-from berthing.model import (
-    MAX_AMOUNT,
-    InvalidInput,
-    new_uuid,
-    validate_resource_class,
-    validate_trait,
-)
+from berthing.model import InvalidInput, new_uuid, validate_amount, validate_trait_sets
 
 __all__ = ["GroupPolicy", "RequestSpec", "spec_from_dict", "spec_to_dict"]
 
@@ -55,22 +49,8 @@ class RequestSpec:
         if not self.resources:
             raise InvalidInput("A request must ask for at least one resource class.")
         for rc, amount in {**self.resources, **self.shared_resources}.items():
-            validate_resource_class(rc)
-            if isinstance(amount, bool) or not isinstance(amount, int):
-                raise InvalidInput(f"Requested {rc} must be an integer, got {amount!r}.")
-            if not 1 <= amount <= MAX_AMOUNT:
-                raise InvalidInput(
-                    f"Requested {rc} must be between 1 and {MAX_AMOUNT}, got {amount}.",
-                    hint="Leave a class out of the request instead of asking for 0.",
-                )
-        for trait in self.required_traits | self.forbidden_traits:
-            validate_trait(trait)
-        if self.required_traits & self.forbidden_traits:
-            both = ", ".join(sorted(self.required_traits & self.forbidden_traits))
-            raise InvalidInput(
-                f"Traits both required and forbidden: {both}.",
-                hint="A host cannot have and lack a trait; drop one side.",
-            )
+            validate_amount(rc, amount)
+        validate_trait_sets(self.required_traits, self.forbidden_traits)
         if not 1 <= self.num_instances <= 1000:
             raise InvalidInput(f"num_instances must be 1 to 1000, got {self.num_instances}.")
         if self.instance_uuids and len(self.instance_uuids) != self.num_instances:

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from berthing.conductor import BUILD_REQUEST, BuildState, Conductor
-from berthing.model import BerthingError, Inventory, ProviderQuery, ProviderState
+from berthing.model import SHARING_TRAIT, BerthingError, Inventory, ProviderQuery, ProviderState
 from berthing.scheduler import create_group
 from berthing.scheduler.groups import zone_aggregate
 from berthing.sim.cloud import ZONES, build_cloud
@@ -125,7 +125,7 @@ def _prepare_cloud(store: Store, s: DemoSettings, progress: Callable[[int], None
         for zone in ZONES:
             pool = store.create_provider(f"pool-{zone}")
             pool = store.set_inventories(pool.uuid, 0, {"DISK_GB": Inventory(500_000)})
-            pool = store.set_traits(pool.uuid, pool.generation, ["MISC_SHARES_VIA_AGGREGATE"])
+            pool = store.set_traits(pool.uuid, pool.generation, [SHARING_TRAIT])
             store.set_aggregates(pool.uuid, pool.generation, [zone_aggregate(store, zone)])
     for group in make_groups(s.seed):
         create_group(store, group.policy, uuid=group.uuid)

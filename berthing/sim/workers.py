@@ -17,7 +17,7 @@ from typing import Any
 
 from berthing.agent import Fleet, HostDescription
 from berthing.conductor import Conductor
-from berthing.model import GenerationConflict, ProviderQuery, Record
+from berthing.model import SHARING_TRAIT, GenerationConflict, ProviderQuery, Record
 from berthing.scheduler import Scheduler, SchedulerConfig
 from berthing.sim.classic import ClassicScheduler
 from berthing.store import Store, open_store
@@ -25,7 +25,6 @@ from berthing.store import Store, open_store
 __all__ = ["METRICS", "conductor_worker", "fleet_worker", "make_scheduler"]
 
 METRICS = "demo-metrics"
-SHARES = "MISC_SHARES_VIA_AGGREGATE"
 PUBLISH_EVERY = 0.25
 
 
@@ -73,7 +72,7 @@ def fleet_worker(url: str, seed: int, failure_rate: float, ready: Event, stop: E
     hosts = [
         HostDescription.from_state(s)
         for s in store.find_providers(ProviderQuery())
-        if SHARES not in s.provider.traits
+        if SHARING_TRAIT not in s.provider.traits
     ]
     rng = random.Random(seed)
     fleet = Fleet(
