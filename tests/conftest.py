@@ -5,8 +5,8 @@ from pathlib import Path
 
 import pytest
 
+from berthing.devtools.etcd_cluster import EtcdCluster
 from berthing.store import Store
-from berthing.store.etcd.cluster import EtcdCluster
 from tests.backends import BACKENDS, fresh_store
 
 

@@ -15,7 +15,7 @@ SPAWN = multiprocessing.get_context("spawn")
 
 
 def start(target: Callable[..., object], arg_lists: Iterable[tuple[Any, ...]]) -> list[BaseProcess]:
-    procs = [SPAWN.Process(target=target, args=args) for args in arg_lists]
+    procs: list[BaseProcess] = [SPAWN.Process(target=target, args=args) for args in arg_lists]
     for p in procs:
         p.start()
     return procs

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from berthing.cli.main import main
-from berthing.model import ProviderQuery
+from berthing.model import Heartbeat, ProviderQuery
 from berthing.store import open_store
 
 
@@ -29,7 +29,7 @@ def test_agent_registers_this_machine_and_boot_reports(tmp_path: Path) -> None:
         [state] = store.find_providers(ProviderQuery(name="real-host"))
         assert state.inventories["VCPU"].total >= 1
         assert state.inventories["MEMORY_MB"].total > 512
-        assert store.get_record("heartbeat", state.provider.uuid) is not None
+        assert store.get_record(Heartbeat, state.provider.uuid) is not None
     done = berthing("boot", "VCPU=1,MEMORY_MB=64", "--store", url)
     assert done.returncode == 0 and "submitted cell1/" in done.stdout
 

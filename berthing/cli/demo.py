@@ -24,6 +24,12 @@ __all__ = ["add_arguments", "run"]
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     d = DemoSettings()
+    _workload_options(p, d)
+    _run_options(p, d)
+
+
+def _workload_options(p: argparse.ArgumentParser, d: DemoSettings) -> None:
+    """What is simulated: the cloud and the stream of requests."""
     p.add_argument(
         "--hosts",
         type=int,
@@ -57,6 +63,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         help=f"chance that a host fails a build, which the conductor reschedules "
         f"(default {d.failure_rate})",
     )
+
+
+def _run_options(p: argparse.ArgumentParser, d: DemoSettings) -> None:
+    """How it runs: designs compared, time limit, store and output."""
     p.add_argument(
         "--duration",
         type=float,

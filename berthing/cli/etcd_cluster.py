@@ -11,7 +11,7 @@ import argparse
 import time
 from pathlib import Path
 
-from berthing.store.etcd.cluster import EtcdCluster
+from berthing.devtools.etcd_cluster import EtcdCluster
 
 __all__ = ["add_arguments", "run"]
 

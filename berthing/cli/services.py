@@ -9,13 +9,16 @@ from __future__ import annotations
 
 import argparse
 import logging
+import sys
+import threading
 import time
 
 from berthing.agent import Agent, HostDescription
-from berthing.conductor import BUILD_REQUEST, Conductor
-from berthing.model import InvalidInput
-from berthing.scheduler import HOST_STATS, RequestSpec, Scheduler, load_config
-from berthing.store import open_store
+from berthing.conductor import Conductor
+from berthing.model import BuildRequest, BuildState, InvalidInput, Record, RequestSpec
+from berthing.runtime import stop_on_signals
+from berthing.scheduler import Scheduler, load_config
+from berthing.store import Store, open_store
 
 __all__ = ["add_agent", "add_boot", "add_conductor"]
 
@@ -52,18 +55,13 @@ def run_agent(args: argparse.Namespace) -> int:
             provider.uuid,
             {rc: i.capacity for rc, i in host.inventories.items()},
         )
-        beat = resync = time.monotonic()
-        while True:
-            agent.poll(timeout=0 if args.once else 1.0)
-            if args.once:
-                return 0
-            now = time.monotonic()
-            if now - resync >= args.resync:
-                agent.register()  # the periodic full sync the seed asks for
-                beat = resync = now
-            elif now - beat >= args.heartbeat:
-                agent.heartbeat()
-                beat = now
+        if args.once:
+            agent.poll(timeout=0)
+            return 0
+        stop = threading.Event()
+        stop_on_signals(stop)
+        agent.run(stop, resync_every=args.resync)
+        return 0
 
 
 def add_conductor(p: argparse.ArgumentParser) -> None:
@@ -82,15 +80,10 @@ def run_conductor(args: argparse.Namespace) -> int:
     with open_store(args.store) as store:
         conductor = Conductor(store, Scheduler(store, load_config(args.config)), cell=args.cell)
         log.info("%s driving %s", conductor.name, args.cell)
-        reaped = time.monotonic()
-        while True:
-            if not conductor.step():
-                time.sleep(0.05)
-            if time.monotonic() - reaped >= args.reap_every:
-                hosts = [r.key for r in store.list_records(HOST_STATS)]
-                for host in conductor.reap(hosts):
-                    log.warning("host %s stopped heartbeating: disabled", host)
-                reaped = time.monotonic()
+        stop = threading.Event()
+        stop_on_signals(stop)
+        conductor.run(stop, reap_every=args.reap_every)
+        return 0
 
 
 def add_boot(p: argparse.ArgumentParser) -> None:
@@ -134,16 +127,28 @@ def run_boot(args: argparse.Namespace) -> int:
     with open_store(args.store) as store:
         key = Conductor(store, Scheduler(store), cell=args.cell).submit(spec)
         print(f"submitted {key}")
-        deadline = time.monotonic() + args.wait
-        rec = store.get_record(BUILD_REQUEST, key)
-        while rec is not None and rec.value["state"] not in ("ACTIVE", "ERROR"):
-            if time.monotonic() >= deadline:
-                break
-            time.sleep(0.1)
-            rec = store.get_record(BUILD_REQUEST, key)
+        rec = _wait(store, key, args.wait)
         if rec is None:
             return 1
-        print(f"{rec.value['state']}: {rec.value.get('error') or ''}".rstrip(": "))
-        for iid, inst in rec.value["instances"].items():
-            print(f"  {iid} on {inst['host_name']}: {inst['step']} {inst['error']}".rstrip())
-        return 1 if rec.value["state"] == "ERROR" else 0
+        request = rec.value
+        print(f"{request.state}: {request.error}".rstrip(": "))
+        for iid, inst in request.instances.items():
+            print(f"  {iid} on {inst.host_name}: {inst.step} {inst.error}".rstrip())
+        if not request.state.terminal and args.wait:
+            print(
+                f"berthing: error: still {request.state} after {args.wait:g}s.\n"
+                f"berthing: next: check that a conductor runs for cell {args.cell}"
+                f" (berthing conductor --cell {args.cell} --store ...).",
+                file=sys.stderr,
+            )
+            return 1
+        return 1 if request.state is BuildState.ERROR else 0
+
+
+def _wait(store: Store, key: str, seconds: float) -> Record[BuildRequest] | None:
+    deadline = time.monotonic() + seconds
+    rec = store.get_record(BuildRequest, key)
+    while rec is not None and not rec.value.state.terminal and time.monotonic() < deadline:
+        time.sleep(0.1)
+        rec = store.get_record(BuildRequest, key)
+    return rec

@@ -2,8 +2,9 @@
 builds onto alternates, and turns a silent host into a disabled one.
 
 One ``step()`` advances every open request as far as it can and returns how many
-transitions it made; ``run()`` loops it. Several conductors may run at once: each
-transition is a compare-and-set, and losing one simply means another conductor made it.
+transitions it made; ``run()`` loops it until stopped. Several conductors may run at
+once: each transition is a compare-and-set on the request's record, and losing one
+simply means another conductor made it.
 """
 
 from __future__ import annotations
@@ -17,32 +18,35 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from berthing.agent import HEARTBEAT, INSTANCE, InstanceState, instance_key
-from berthing.conductor.build_request import (
-    BUILD_REQUEST,
-    TERMINAL,
-    BuildState,
-    InstanceStep,
-    overall_state,
-)
+from berthing.conductor import reaper
 from berthing.model import (
-    DISABLED_TRAIT,
     BerthingError,
+    BuildRequest,
+    BuildState,
     Claimed,
-    Consumer,
     ConsumerNotFound,
+    Event,
+    FailureCause,
     GenerationConflict,
+    Instance,
+    InstanceState,
+    InstanceStep,
     InvalidInput,
+    PlannedInstance,
     Record,
+    RequestSpec,
+    instance_key,
     new_uuid,
 )
-from berthing.scheduler import NoValidHost, RequestSpec, Scheduler, Selection, leave_group
-from berthing.scheduler.request import spec_from_dict, spec_to_dict
+from berthing.runtime import Every, Liveness, StopSignal, retry_conflicts
+from berthing.scheduler import NoValidHost, Scheduler, Selection, leave_group
 from berthing.store import Store
 
 __all__ = ["Conductor", "ConductorStats"]
 
 log = logging.getLogger(__name__)
+
+_Change = Callable[[PlannedInstance], PlannedInstance]
 
 
 @dataclass
@@ -52,7 +56,7 @@ class ConductorStats:
     errors: int = 0
     failed_builds: int = 0
     race_failures: int = 0
-    """Failed builds whose host refused the claim: a scheduling race (classic mode)."""
+    """Failed builds whose host could not claim: a scheduling race (host-claimed designs)."""
     reschedules: int = 0
     hosts_marked_down: int = 0
 
@@ -75,10 +79,9 @@ class Conductor:
         self.max_build_attempts = max_build_attempts
         self.scheduling_lease = scheduling_lease
         self.stats = ConductorStats()
-        self.open: dict[str, Record] = {}
+        self.liveness = Liveness()
+        self.open: dict[str, Record[BuildRequest]] = {}
         self._revision = 0
-        #: Whether the scheduler claims (berthing) or the host does at build (classic).
-        self.claims_in_scheduler = scheduler.claims
 
     # -- requests from the API -------------------------------------------------------
 
@@ -86,26 +89,23 @@ class Conductor:
         """Record a build request (PENDING); returns its key."""
         spec = dataclasses.replace(spec, instance_uuids=spec.uuids())
         key = f"{self.cell}/{new_uuid()}"
-        value = {
-            "cell": self.cell,
-            "state": BuildState.PENDING.value,
-            "spec": spec_to_dict(spec),
-            "instances": {},
-            "error": "",
-            "created": time.time(),
-        }
-        self.store.put_record(BUILD_REQUEST, key, value)
+        now = time.time()
+        self.store.put_record(key, BuildRequest(self.cell, BuildState.PENDING, spec, created=now))
         return key
 
     def delete(self, instance_uuid: str) -> None:
         """Ask the instance's host to destroy it; the host frees its resources."""
         rec = self._instance_record(instance_uuid)
-        value = {**rec.value, "state": InstanceState.DELETING.value}
-        self.store.put_record(INSTANCE, rec.key, value, rec.revision)
-        self._update_instance(rec.value["request"], instance_uuid, step=InstanceStep.DELETED)
-        group = rec.value.get("server_group")
-        if group:
-            leave_group(self.store, group, instance_uuid)
+        deleting = dataclasses.replace(rec.value, state=InstanceState.DELETING)
+        self.store.put_record(rec.key, deleting, rec.revision)
+        self._update_instance(
+            rec.value.request,
+            instance_uuid,
+            lambda i: dataclasses.replace(i, step=InstanceStep.DELETED),
+            Event(time.time(), "deleted", instance_uuid, rec.key.split("/", 1)[0]),
+        )
+        if rec.value.server_group:
+            leave_group(self.store, rec.value.server_group, instance_uuid)
 
     def resize(self, instance_uuid: str, resources: Mapping[str, int]) -> str:
         """Replace an instance's allocation atomically: in place if the host has room,
@@ -115,14 +115,14 @@ class Conductor:
         consumer, held = self.store.get_allocations(instance_uuid)
         host = rec.key.split("/", 1)[0]
         in_place = {**held, host: dict(resources)}
-        result = self.store.claim(consumer, in_place)
-        if isinstance(result, Claimed):
-            self._rewrite_instance(rec, in_place)
+        if isinstance(self.store.claim(consumer, in_place), Claimed):
+            self.store.put_record(
+                rec.key, dataclasses.replace(rec.value, allocations=in_place), rec.revision
+            )
             return host
-        request = self.store.get_record(BUILD_REQUEST, rec.value["request"])
-        base = spec_from_dict(request.value["spec"]) if request else RequestSpec(resources)
+        request = self.store.get_record(BuildRequest, rec.value.request)
         spec = dataclasses.replace(
-            base,
+            request.value.spec if request else RequestSpec(resources),
             resources=dict(resources),
             num_instances=1,
             instance_uuids=(instance_uuid,),
@@ -132,36 +132,38 @@ class Conductor:
             force_host=None,
         )
         selection = self.scheduler.move(spec, consumer)
-        new_host = selection.destination.host_uuid
-        self.store.put_record(
-            INSTANCE,
-            instance_key(new_host, instance_uuid),
-            {
-                **rec.value,
-                "state": InstanceState.BUILD.value,
-                "allocations": selection.destination.allocations,
-                "claimed": True,
-            },
+        self._move_instance(rec, selection)
+        return selection.destination.host_uuid
+
+    def _move_instance(self, rec: Record[Instance], selection: Selection) -> None:
+        dest = selection.destination
+        rebuilt = dataclasses.replace(
+            rec.value, state=InstanceState.BUILD, allocations=dest.allocations, claimed=True
         )
-        self.store.delete_record(INSTANCE, rec.key)
+        self.store.put_record(instance_key(dest.host_uuid, rec.key.split("/", 1)[1]), rebuilt)
+        self.store.delete_record(Instance, rec.key)
         # The request follows the rebuild on the new host again (failures reschedule).
         self._update_instance(
-            rec.value["request"],
-            instance_uuid,
-            host=new_host,
-            host_name=selection.destination.host_name,
-            allocations=selection.destination.allocations,
-            step=InstanceStep.BUILDING.value,
-            dispatched=True,
+            rec.value.request,
+            selection.consumer.uuid,
+            lambda i: dataclasses.replace(
+                i.at(dest, claimed=True), step=InstanceStep.BUILDING, dispatched=True
+            ),
+            Event(time.time(), "resized", selection.consumer.uuid, dest.host_uuid),
         )
-        return new_host
 
     # -- the loop --------------------------------------------------------------------
 
-    def run(self, stop: Callable[[], bool], idle_sleep: float = 0.01) -> None:
-        while not stop():
+    def run(self, stop: StopSignal, *, idle_sleep: float = 0.01, reap_every: float = 10.0) -> None:
+        """Advance requests until ``stop`` is set; every ``reap_every`` seconds disable
+        hosts that stopped heartbeating."""
+        reap = Every(reap_every)
+        while not stop.is_set():
+            if reap.due():
+                self._reap_quietly()
             if not self.step():
-                time.sleep(idle_sleep)
+                stop.wait(idle_sleep)
+            self.liveness.beat()
 
     def step(self) -> int:
         self._refresh()
@@ -178,36 +180,53 @@ class Conductor:
                 log.exception("%s: cannot advance %s", self.name, key)
         return moved
 
+    def reap(self, hosts: list[str] | None = None) -> list[str]:
+        """Disable hosts (by default every host that reports stats) whose heartbeat
+        expired and fail their in-flight builds, which the normal path then
+        reschedules. Returns the hosts marked down."""
+        down = reaper.reap(self.store, hosts)
+        self.stats.hosts_marked_down += len(down.disabled)
+        return down.hosts
+
+    def _reap_quietly(self) -> None:
+        try:
+            for host in self.reap():
+                log.warning("host %s stopped heartbeating: disabled", host)
+        except BerthingError:
+            log.exception("%s: reaping failed; trying again later", self.name)
+
     def _reread(self, key: str) -> None:
-        rec = self.store.get_record(BUILD_REQUEST, key)
-        if rec is None or BuildState(rec.value["state"]) in TERMINAL:
+        rec = self.store.get_record(BuildRequest, key)
+        if rec is None or rec.value.state.terminal:
             self.open.pop(key, None)
         else:
             self.open[key] = rec
 
     def _refresh(self) -> None:
-        for rec in self.store.list_records(BUILD_REQUEST, f"{self.cell}/", self._revision):
+        for rec in self.store.list_records(BuildRequest, f"{self.cell}/", self._revision):
             self._revision = max(self._revision, rec.revision)
-            if BuildState(rec.value["state"]) in TERMINAL:
+            if rec.value.state.terminal:
                 self.open.pop(rec.key, None)
             else:
                 self.open[rec.key] = rec
 
-    def _watched_instances(self) -> dict[str, Record]:
+    def _watched_instances(self) -> dict[str, Record[Instance]]:
         keys = [
-            instance_key(i["host"], iid)
+            instance_key(i.host, iid)
             for rec in self.open.values()
-            if rec.value["state"] == BuildState.BUILDING
-            for iid, i in rec.value["instances"].items()
-            if i["step"] == InstanceStep.BUILDING
+            if rec.value.state is BuildState.BUILDING
+            for iid, i in rec.value.instances.items()
+            if i.step is InstanceStep.BUILDING
         ]
-        return self.store.get_records(INSTANCE, keys) if keys else {}
+        return self.store.get_records(Instance, keys) if keys else {}
 
-    def _advance(self, rec: Record, instance_records: dict[str, Record]) -> int:
-        state = BuildState(rec.value["state"])
+    def _advance(
+        self, rec: Record[BuildRequest], instance_records: dict[str, Record[Instance]]
+    ) -> int:
+        state = rec.value.state
         if state is BuildState.PENDING:
             return self._schedule(rec)
-        if state is BuildState.SCHEDULING and rec.value["deadline"] < time.time():
+        if state is BuildState.SCHEDULING and rec.value.deadline < time.time():
             return self._recover(rec)
         if state is BuildState.SCHEDULED:
             return self._dispatch(rec)
@@ -217,184 +236,156 @@ class Conductor:
 
     # -- transitions -----------------------------------------------------------------
 
-    def _cas(self, rec: Record, **changes: Any) -> Record:
-        value = {**rec.value, **changes, "updated": time.time()}
-        new = self.store.put_record(BUILD_REQUEST, rec.key, value, rec.revision)
-        if BuildState(value["state"]) in TERMINAL:
+    def _cas(self, rec: Record[BuildRequest], value: BuildRequest) -> Record[BuildRequest]:
+        new = self.store.put_record(
+            rec.key, dataclasses.replace(value, updated=time.time()), rec.revision
+        )
+        if new.value.state.terminal:
             self.open.pop(rec.key, None)
         else:
             self.open[rec.key] = new
         return new
 
-    def _schedule(self, rec: Record) -> int:
+    def _schedule(self, rec: Record[BuildRequest]) -> int:
         """Own the request for a lease, then let the scheduler claim hosts for it."""
-        rec = self._cas(
-            rec,
-            state=BuildState.SCHEDULING.value,
-            owner=self.name,
-            deadline=time.time() + self.scheduling_lease,
+        deadline = time.time() + self.scheduling_lease
+        owned = dataclasses.replace(
+            rec.value, state=BuildState.SCHEDULING, owner=self.name, deadline=deadline
         )
-        spec = spec_from_dict(rec.value["spec"])
+        rec = self._cas(rec, owned)
+        spec = rec.value.spec
         try:
             selections = self.scheduler.select_destinations(spec)
         except (NoValidHost, InvalidInput) as exc:
             self.stats.errors += spec.num_instances
-            self._cas(rec, state=BuildState.ERROR.value, error=exc.message)
+            failed = Event(time.time(), "error", detail=exc.message)
+            self._cas(
+                rec, _with_events(rec.value, failed, state=BuildState.ERROR, error=exc.message)
+            )
             return 1
-        instances = {s.consumer.uuid: _instance_entry(s, spec) for s in selections}
+        now = time.time()
+        instances = {s.consumer.uuid: _planned(s, spec) for s in selections}
+        events = [
+            Event(now, "scheduled", s.consumer.uuid, s.destination.host_uuid) for s in selections
+        ]
         self.stats.scheduled += len(instances)
-        self._cas(
-            rec, state=BuildState.SCHEDULED.value, instances=instances, scheduled_at=time.time()
+        scheduled = dataclasses.replace(rec.value, scheduled_at=now).with_instances(
+            instances, *events
         )
+        self._cas(rec, scheduled)
         return 1
 
-    def _recover(self, rec: Record) -> int:
+    def _recover(self, rec: Record[BuildRequest]) -> int:
         """The owner died mid-scheduling: free whatever it claimed and start over."""
-        for iid in rec.value["spec"]["instance_uuids"]:
+        spec = rec.value.spec
+        for iid in spec.instance_uuids:
             with contextlib.suppress(ConsumerNotFound):
                 self.store.release(iid)
-            group = rec.value["spec"].get("server_group")
-            if group:
-                leave_group(self.store, group, iid)
-        log.warning("%s: recovering %s from %s", self.name, rec.key, rec.value.get("owner"))
-        self._cas(rec, state=BuildState.PENDING.value, owner=None)
+            if spec.server_group:
+                leave_group(self.store, spec.server_group, iid)
+        log.warning("%s: recovering %s from %s", self.name, rec.key, rec.value.owner)
+        recovered = Event(time.time(), "recovered", detail=f"owner {rec.value.owner} went silent")
+        self._cas(rec, _with_events(rec.value, recovered, state=BuildState.PENDING, owner=None))
         return 1
 
-    def _dispatch(self, rec: Record) -> int:
+    def _dispatch(self, rec: Record[BuildRequest]) -> int:
         """Write each instance's record under its host's prefix: the agent's work item."""
-        instances = {k: dict(v) for k, v in rec.value["instances"].items()}
-        spec = rec.value["spec"]
-        for iid, inst in instances.items():
-            if inst["dispatched"]:
+        request = rec.value
+        instances = dict(request.instances)
+        for iid, planned in request.instances.items():
+            if planned.dispatched:
                 continue
-            value = {
-                "state": InstanceState.BUILD.value,
-                "request": rec.key,
-                "cell": self.cell,
-                "allocations": inst["allocations"],
-                "claimed": self.claims_in_scheduler,
-                "project_id": spec["project_id"],
-                "user_id": spec["user_id"],
-                "server_group": spec.get("server_group"),
-            }
-            with contextlib.suppress(
-                GenerationConflict
-            ):  # written before a crash; the agent has it already
-                self.store.put_record(INSTANCE, instance_key(inst["host"], iid), value)
-            inst["dispatched"] = True
-        self._cas(rec, state=overall_state(instances).value, instances=instances)
+            work = Instance(
+                InstanceState.BUILD,
+                rec.key,
+                self.cell,
+                planned.allocations,
+                request.spec.project_id,
+                request.spec.user_id,
+                claimed=planned.claimed,
+                server_group=request.spec.server_group,
+            )
+            # A conflict: written before a crash; the agent has it already.
+            with contextlib.suppress(GenerationConflict):
+                self.store.put_record(instance_key(planned.host, iid), work)
+            instances[iid] = dataclasses.replace(planned, dispatched=True)
+        self._cas(rec, request.with_instances(instances))
         return 1
 
-    def _follow(self, rec: Record, records: dict[str, Record]) -> int:
+    def _follow(self, rec: Record[BuildRequest], records: dict[str, Record[Instance]]) -> int:
         """Read the agents' outcomes; reschedule failed builds."""
-        instances = {k: dict(v) for k, v in rec.value["instances"].items()}
-        changed = False
-        for iid, inst in instances.items():
-            found = records.get(instance_key(inst["host"], iid))
-            if inst["step"] != InstanceStep.BUILDING or found is None:
+        request = rec.value
+        instances = dict(request.instances)
+        events: list[Event] = []
+        for iid, planned in request.instances.items():
+            found = records.get(instance_key(planned.host, iid))
+            if planned.step is not InstanceStep.BUILDING or found is None:
                 continue
-            state = found.value["state"]
-            if state == InstanceState.ACTIVE:
-                inst["step"] = InstanceStep.ACTIVE.value
+            if found.value.state is InstanceState.ACTIVE:
+                instances[iid] = dataclasses.replace(planned, step=InstanceStep.ACTIVE)
+                events.append(Event(time.time(), "active", iid, planned.host))
                 self.stats.active += 1
-                changed = True
-            elif state == InstanceState.FAILED:
-                self.stats.failed_builds += 1
-                self.stats.race_failures += found.value.get("cause") == "claim"
-                self.store.delete_record(INSTANCE, found.key, found.revision)
-                self._reschedule(rec, iid, inst, found.value.get("error", ""))
-                changed = True
-        if not changed:
+            elif found.value.state is InstanceState.FAILED:
+                instances[iid] = self._after_failure(request, iid, planned, found, events)
+        if instances == request.instances:
             return 0
-        self._cas(rec, state=overall_state(instances).value, instances=instances)
+        self._cas(rec, request.with_instances(instances, *events))
         return 1
 
-    def _reschedule(self, rec: Record, iid: str, inst: dict[str, Any], error: str) -> None:
-        inst["failed_hosts"] = [*inst["failed_hosts"], inst["host"]]
-        inst["attempts"] += 1
-        inst["dispatched"] = False
-        if inst["attempts"] > self.max_build_attempts:
-            self._give_up(iid, inst, f"build failed {inst['attempts'] - 1} times; last: {error}")
-            return
-        self.stats.reschedules += 1
-        dest = self._next_destination(rec, iid, inst)
-        if dest is None:
-            return
-        inst.update(
-            host=dest["host_uuid"], host_name=dest["host_name"], allocations=dest["allocations"]
+    def _after_failure(
+        self,
+        request: BuildRequest,
+        iid: str,
+        planned: PlannedInstance,
+        found: Record[Instance],
+        events: list[Event],
+    ) -> PlannedInstance:
+        self.stats.failed_builds += 1
+        self.stats.race_failures += found.value.cause is FailureCause.CLAIM
+        self.store.delete_record(Instance, found.key, found.revision)
+        events.append(Event(time.time(), "build-failed", iid, planned.host, found.value.error))
+        failed = dataclasses.replace(
+            planned,
+            failed_hosts=(*planned.failed_hosts, planned.host),
+            attempts=planned.attempts + 1,
+            dispatched=False,
         )
+        if failed.attempts > self.max_build_attempts:
+            why = f"build failed {failed.attempts - 1} times; last: {found.value.error}"
+            return self._give_up(iid, failed, why, events)
+        self.stats.reschedules += 1
+        return self._reschedule(request, iid, failed, events)
 
-    def _next_destination(
-        self, rec: Record, iid: str, inst: dict[str, Any]
-    ) -> dict[str, Any] | None:
-        """An alternate first (one claim, no scheduling pass), else a fresh placement."""
-        failed = set(inst["failed_hosts"])
-        alternates = [a for a in inst["alternates"] if a["host_uuid"] not in failed]
-        consumer = self._current_consumer(iid) if self.claims_in_scheduler else None
-        if not self.claims_in_scheduler:
-            _release_quietly(self.store, iid)  # classic: the next host claims afresh
-            if alternates:
-                inst["alternates"] = alternates[1:]
-                return dict(alternates[0])
-        elif consumer is not None:
-            for i, alt in enumerate(alternates):
-                if isinstance(self.store.claim(consumer, alt["allocations"]), Claimed):
-                    inst["alternates"] = alternates[i + 1 :]
-                    return dict(alt)
+    def _reschedule(
+        self, request: BuildRequest, iid: str, failed: PlannedInstance, events: list[Event]
+    ) -> PlannedInstance:
         spec = dataclasses.replace(
-            spec_from_dict(rec.value["spec"]),
+            request.spec,
             num_instances=1,
             instance_uuids=(iid,),
-            ignore_hosts=frozenset(failed),
+            ignore_hosts=frozenset(failed.failed_hosts),
         )
+        alternates = [a for a in failed.alternates if a.host_uuid not in failed.failed_hosts]
         try:
-            if consumer is not None:
-                sel = self.scheduler.move(spec, consumer)
-            else:  # classic, or the claim is gone: place (and, if we claim, claim) anew
-                sel = self.scheduler.select_destinations(spec)[0]
+            sel = self.scheduler.reschedule(spec, iid, alternates)
         except (NoValidHost, ConsumerNotFound) as exc:
-            self._give_up(iid, inst, f"reschedule found no host: {exc}")
-            return None
-        inst["alternates"] = [dataclasses.asdict(a) for a in sel.alternates]
-        return dataclasses.asdict(sel.destination)
+            return self._give_up(iid, failed, f"reschedule found no host: {exc}", events)
+        events.append(Event(time.time(), "rescheduled", iid, sel.destination.host_uuid))
+        moved = failed.at(sel.destination, sel.claimed)
+        return dataclasses.replace(moved, alternates=sel.alternates)
 
-    def _current_consumer(self, iid: str) -> Consumer | None:
-        try:
-            return self.store.get_allocations(iid)[0]
-        except ConsumerNotFound:
-            log.warning("%s: %s lost its allocation before its reschedule", self.name, iid)
-            return None
-
-    def _give_up(self, iid: str, inst: dict[str, Any], why: str) -> None:
-        inst["step"] = InstanceStep.ERROR.value
-        inst["error"] = why
+    def _give_up(
+        self, iid: str, planned: PlannedInstance, why: str, events: list[Event]
+    ) -> PlannedInstance:
         self.stats.errors += 1
-        _release_quietly(self.store, iid)
-
-    # -- dead hosts ------------------------------------------------------------------
-
-    def reap(self, hosts: list[str]) -> list[str]:
-        """Disable hosts among ``hosts`` whose heartbeat expired and fail their in-flight
-        builds (which the normal path then reschedules). Returns the hosts marked down."""
-        alive = {r.key for r in self.store.list_records(HEARTBEAT)}
-        down = [h for h in hosts if h not in alive]
-        for host in down:
-            if _disable(self.store, host):
-                self.stats.hosts_marked_down += 1
-            for rec in self.store.list_records(INSTANCE, f"{host}/"):
-                if rec.value["state"] == InstanceState.BUILD:
-                    value = {
-                        **rec.value,
-                        "state": InstanceState.FAILED.value,
-                        "error": "host stopped heartbeating",
-                    }
-                    with contextlib.suppress(GenerationConflict):  # the host answered after all
-                        self.store.put_record(INSTANCE, rec.key, value, rec.revision)
-        return down
+        with contextlib.suppress(ConsumerNotFound):
+            self.store.release(iid)
+        events.append(Event(time.time(), "error", iid, planned.host, why))
+        return dataclasses.replace(planned, step=InstanceStep.ERROR, error=why)
 
     # -- helpers ---------------------------------------------------------------------
 
-    def _instance_record(self, instance_uuid: str) -> Record:
+    def _instance_record(self, instance_uuid: str) -> Record[Instance]:
         try:
             held = self.store.get_allocations(instance_uuid)[1]
         except ConsumerNotFound as exc:
@@ -402,7 +393,7 @@ class Conductor:
                 f"Instance {instance_uuid} holds no resources.",
                 hint="It may have been deleted already.",
             ) from exc
-        found = self.store.get_records(INSTANCE, [instance_key(h, instance_uuid) for h in held])
+        found = self.store.get_records(Instance, [instance_key(h, instance_uuid) for h in held])
         if not found:
             raise InvalidInput(
                 f"Instance {instance_uuid} has no host record yet.",
@@ -410,56 +401,36 @@ class Conductor:
             )
         return next(iter(found.values()))
 
-    def _rewrite_instance(self, rec: Record, allocations: dict[str, dict[str, int]]) -> None:
-        self.store.put_record(
-            INSTANCE, rec.key, {**rec.value, "allocations": allocations}, rec.revision
-        )
-
-    def _update_instance(self, request_key: str, iid: str, **changes: Any) -> None:
-        for _ in range(20):
-            rec = self.store.get_record(BUILD_REQUEST, request_key)
-            if rec is None or iid not in rec.value["instances"]:
+    def _update_instance(
+        self,
+        request_key: str,
+        iid: str,
+        change: _Change,
+        event: Event,
+    ) -> None:
+        def attempt() -> None:
+            rec = self.store.get_record(BuildRequest, request_key)
+            if rec is None or iid not in rec.value.instances:
                 return
-            instances = {k: dict(v) for k, v in rec.value["instances"].items()}
-            instances[iid].update(changes)
-            value = {**rec.value, "instances": instances, "state": overall_state(instances).value}
-            try:
-                self.store.put_record(BUILD_REQUEST, request_key, value, rec.revision)
-                return
-            except GenerationConflict:
-                continue
+            instances = {**rec.value.instances, iid: change(rec.value.instances[iid])}
+            self.store.put_record(
+                request_key, rec.value.with_instances(instances, event), rec.revision
+            )
+
+        retry_conflicts(f"updating {iid} in {request_key}", attempt, budget=20)
 
 
-def _instance_entry(selection: Selection, spec: RequestSpec) -> dict[str, Any]:
+def _planned(selection: Selection, spec: RequestSpec) -> PlannedInstance:
     dest = selection.destination
-    return {
-        "host": dest.host_uuid,
-        "host_name": dest.host_name,
-        "allocations": dest.allocations,
-        "alternates": [dataclasses.asdict(a) for a in selection.alternates],
-        "step": InstanceStep.BUILDING.value,
-        "dispatched": False,
-        "attempts": 1,
-        "failed_hosts": list(spec.ignore_hosts),
-        "error": "",
-    }
+    return PlannedInstance(
+        host=dest.host_uuid,
+        host_name=dest.host_name,
+        allocations=dest.allocations,
+        alternates=selection.alternates,
+        failed_hosts=tuple(spec.ignore_hosts),
+        claimed=selection.claimed,
+    )
 
 
-def _release_quietly(store: Store, iid: str) -> None:
-    with contextlib.suppress(ConsumerNotFound):
-        store.release(iid)
-
-
-def _disable(store: Store, host: str) -> bool:
-    for _ in range(10):
-        try:
-            p = store.get_provider(host)
-            if DISABLED_TRAIT in p.traits:
-                return False
-            store.set_traits(host, p.generation, p.traits | {DISABLED_TRAIT})
-            return True
-        except GenerationConflict:
-            continue
-        except BerthingError:
-            return False
-    return False
+def _with_events(request: BuildRequest, *events: Event, **changes: Any) -> BuildRequest:
+    return dataclasses.replace(request, events=(*request.events, *events), **changes)

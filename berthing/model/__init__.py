@@ -1,13 +1,36 @@
-"""The domain model: plain frozen values and their arithmetic. No I/O lives here."""
+"""The domain model: plain frozen values and their arithmetic. No I/O lives here.
 
+Resource providers and their inventories, consumers and claims (Placement's
+vocabulary); what a user asks for (``RequestSpec``); and the typed records that
+conductor, agents and schedulers keep in the store (build requests, instances,
+heartbeats, host stats, server groups, zones). The one exception tree is in
+``errors``.
+"""
+
+from berthing.model.build import (
+    BuildRequest,
+    BuildState,
+    Destination,
+    Event,
+    InstanceStep,
+    PlannedInstance,
+)
 from berthing.model.claim import (
+    AllocationChange,
     ClaimConflict,
     Claimed,
     ClaimResult,
     ConflictKind,
+    ConsumerAllocations,
     consumer_conflict,
 )
-from berthing.model.consumer import Allocations, Consumer, validate_allocations
+from berthing.model.consumer import (
+    Allocations,
+    Consumer,
+    TypeUsage,
+    totals,
+    validate_allocations,
+)
 from berthing.model.errors import (
     BerthingError,
     Conflict,
@@ -24,6 +47,9 @@ from berthing.model.errors import (
     StoreUnavailable,
     TraitNotFound,
 )
+from berthing.model.group import GroupPolicy, ServerGroup, Zone
+from berthing.model.host import Heartbeat, HostStats
+from berthing.model.instance import FailureCause, Instance, InstanceState, instance_key
 from berthing.model.inventory import (
     MAX_AMOUNT,
     Inventory,
@@ -36,20 +62,21 @@ from berthing.model.names import (
     STANDARD_RESOURCE_CLASSES,
     STANDARD_TRAITS,
     is_custom,
-    normalize_custom_name,
     validate_resource_class,
     validate_trait,
     validate_trait_sets,
 )
-from berthing.model.provider import (
-    Provider,
-    ProviderState,
-    ProviderUUID,
-    new_uuid,
-    validate_uuid,
-)
+from berthing.model.provider import Provider, ProviderState, new_uuid, validate_uuid
 from berthing.model.query import ProviderQuery
-from berthing.model.record import Record, validate_record_name
+from berthing.model.record import (
+    JSONDoc,
+    Record,
+    RecordValue,
+    decode_value,
+    encode_value,
+    validate_record_name,
+)
+from berthing.model.request import RequestSpec
 
 __all__ = [
     "DISABLED_TRAIT",
@@ -57,37 +84,59 @@ __all__ = [
     "SHARING_TRAIT",
     "STANDARD_RESOURCE_CLASSES",
     "STANDARD_TRAITS",
+    "AllocationChange",
     "Allocations",
     "BerthingError",
+    "BuildRequest",
+    "BuildState",
     "ClaimConflict",
     "ClaimResult",
     "Claimed",
     "Conflict",
     "ConflictKind",
     "Consumer",
+    "ConsumerAllocations",
     "ConsumerNotFound",
+    "Destination",
     "DuplicateName",
+    "Event",
+    "FailureCause",
     "GenerationConflict",
+    "GroupPolicy",
+    "Heartbeat",
+    "HostStats",
     "InUse",
+    "Instance",
+    "InstanceState",
+    "InstanceStep",
     "InvalidInput",
     "Inventory",
+    "JSONDoc",
     "NotFound",
+    "PlannedInstance",
     "Provider",
     "ProviderNotFound",
     "ProviderQuery",
     "ProviderState",
-    "ProviderUUID",
     "Record",
+    "RecordValue",
+    "RequestSpec",
     "ResourceClassNotFound",
+    "ServerGroup",
     "StoreCorrupt",
     "StoreError",
     "StoreUnavailable",
     "TraitNotFound",
+    "TypeUsage",
+    "Zone",
     "consumer_conflict",
+    "decode_value",
+    "encode_value",
+    "instance_key",
     "is_custom",
     "new_uuid",
-    "normalize_custom_name",
     "refuse_shrink_below_use",
+    "totals",
     "validate_allocations",
     "validate_amount",
     "validate_record_name",

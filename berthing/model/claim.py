@@ -1,17 +1,28 @@
-"""The result of a claim: either it is written, or a typed conflict says why not.
+"""Claims: atomic, conditional writes of allocations, and what comes back from one.
 
-A conflict is a value, not an exception, because losing a race is ordinary for a
+A claim either lands whole or comes back as a typed conflict saying why not. A
+conflict is a value, not an exception, because losing a race is ordinary for a
 scheduler: it moves to the next candidate without unwinding a stack or parsing text.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from enum import StrEnum
 
-from berthing.model.consumer import Consumer
+from berthing.model.consumer import Allocations, Consumer
+from berthing.model.inventory import Inventory
 
-__all__ = ["ClaimConflict", "ClaimResult", "Claimed", "ConflictKind", "consumer_conflict"]
+__all__ = [
+    "AllocationChange",
+    "ClaimConflict",
+    "ClaimResult",
+    "Claimed",
+    "ConflictKind",
+    "ConsumerAllocations",
+    "consumer_conflict",
+]
 
 
 class ConflictKind(StrEnum):
@@ -28,8 +39,40 @@ class ConflictKind(StrEnum):
 
 
 @dataclass(frozen=True, slots=True)
-class Claimed:
+class ConsumerAllocations:
+    """Set one consumer's allocations to exactly ``allocations``; an empty mapping
+    removes them (and forgets the consumer). With ``check_generation`` the consumer
+    must be at ``consumer.generation`` (None: must not exist yet); without it, as in
+    Placement before microversion 1.28, whatever it holds is replaced."""
+
     consumer: Consumer
+    allocations: Allocations
+    check_generation: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class AllocationChange:
+    """One atomic write: all of it lands, or none of it.
+
+    ``provider_generations``: providers that must still be at these generations.
+    ``inventories``: providers whose inventories are replaced in the same write (the
+    reshaper moves allocations between providers while it changes inventories).
+    """
+
+    consumers: tuple[ConsumerAllocations, ...]
+    provider_generations: Mapping[str, int] = field(default_factory=dict)
+    inventories: Mapping[str, Mapping[str, Inventory]] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Claimed:
+    """Every consumer of the change at its new generation (None: removed), in order."""
+
+    consumers: tuple[Consumer, ...]
+
+    @property
+    def consumer(self) -> Consumer:
+        return self.consumers[0]
 
     @property
     def ok(self) -> bool:

@@ -18,7 +18,6 @@ __all__ = [
     "STANDARD_RESOURCE_CLASSES",
     "STANDARD_TRAITS",
     "is_custom",
-    "normalize_custom_name",
     "validate_resource_class",
     "validate_trait",
     "validate_trait_sets",
@@ -128,8 +127,3 @@ def validate_trait_sets(required: frozenset[str], forbidden: frozenset[str]) -> 
             f"Traits both required and forbidden: {', '.join(sorted(both))}.",
             hint="A provider cannot have and lack a trait; drop one side.",
         )
-
-
-def normalize_custom_name(raw: str) -> str:
-    """Turn a free-form label (``"gpu a100"``) into a custom name (``CUSTOM_GPU_A100``)."""
-    return CUSTOM_PREFIX + _suggest(raw)

@@ -6,14 +6,11 @@ from __future__ import annotations
 import uuid as uuidlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import NewType
 
 from berthing.model.errors import InvalidInput
 from berthing.model.inventory import Inventory
 
-__all__ = ["Provider", "ProviderState", "ProviderUUID", "new_uuid", "validate_uuid"]
-
-ProviderUUID = NewType("ProviderUUID", str)
+__all__ = ["Provider", "ProviderState", "new_uuid", "validate_uuid"]
 
 
 def new_uuid() -> str:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from berthing.model.errors import InvalidInput
@@ -61,7 +61,3 @@ class ProviderQuery:
             and all(group & p.aggregates for group in self.member_of)
             and state.fits(self.resources)
         )
-
-    @staticmethod
-    def member_of_from(groups: Iterable[Iterable[str]]) -> tuple[frozenset[str], ...]:
-        return tuple(frozenset(g) for g in groups)

@@ -1,24 +1,32 @@
-"""The scheduler pipeline: candidate query -> filters -> weighers -> claim."""
+"""The scheduler pipeline: candidate query -> filters -> weighers -> claim.
 
+``stack.build_stack`` assembles the stages; ``Scheduler`` runs requests through them.
+"""
+
+from berthing.scheduler.candidates import CandidateSource, StoreCandidates
+from berthing.scheduler.claims import Claim, ClaimStrategy, StoreClaims
 from berthing.scheduler.config import SchedulerConfig, load_config
-from berthing.scheduler.context import HOST_STATS, HostStats
+from berthing.scheduler.context import Context
 from berthing.scheduler.explain import NoValidHost
 from berthing.scheduler.groups import create_group, define_zone, leave_group
-from berthing.scheduler.metrics import SchedulerMetrics
-from berthing.scheduler.pipeline import Destination, Scheduler, Selection
-from berthing.scheduler.request import GroupPolicy, RequestSpec
+from berthing.scheduler.metrics import LatencyHistogram, SchedulerMetrics
+from berthing.scheduler.pipeline import Scheduler, Selection
+from berthing.scheduler.reasons import Reason
 
 __all__ = [
-    "HOST_STATS",
-    "Destination",
-    "GroupPolicy",
-    "HostStats",
+    "CandidateSource",
+    "Claim",
+    "ClaimStrategy",
+    "Context",
+    "LatencyHistogram",
     "NoValidHost",
-    "RequestSpec",
+    "Reason",
     "Scheduler",
     "SchedulerConfig",
     "SchedulerMetrics",
     "Selection",
+    "StoreCandidates",
+    "StoreClaims",
     "create_group",
     "define_zone",
     "leave_group",

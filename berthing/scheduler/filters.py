@@ -1,18 +1,18 @@
 """Filters: what the store query cannot express. Each is a tiny predicate that returns
-None to keep a host or a constant reason to reject it; the pipeline counts reasons
+None to keep a host or a ``Reason`` to reject it; the pipeline counts reasons
 so that "why did nothing fit?" always has an answer."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
-from berthing.model import InvalidInput, ProviderState
+from berthing.model import GroupPolicy, InvalidInput, ProviderState
 from berthing.scheduler.context import Context
-from berthing.scheduler.request import GroupPolicy
+from berthing.scheduler.reasons import Reason
 
 __all__ = ["FILTERS", "Filter", "resolve_filters"]
 
-Filter = Callable[[ProviderState, Context], str | None]
+Filter = Callable[[ProviderState, Context], Reason | None]
 FILTERS: dict[str, Filter] = {}
 
 
@@ -35,62 +35,62 @@ def resolve_filters(names: tuple[str, ...]) -> list[tuple[str, Filter]]:
 
 
 @_register("ignore_hosts")
-def ignore_hosts(host: ProviderState, ctx: Context) -> str | None:
+def ignore_hosts(host: ProviderState, ctx: Context) -> Reason | None:
     """Hosts a reschedule must avoid (where the build already failed)."""
     ignored = ctx.spec.ignore_hosts
     if host.provider.uuid in ignored or host.provider.name in ignored:
-        return "in the request's ignore list"
+        return Reason.IGNORED_HOST
     return None
 
 
 @_register("same_host")
-def same_host(host: ProviderState, ctx: Context) -> str | None:
+def same_host(host: ProviderState, ctx: Context) -> Reason | None:
     if ctx.spec.same_host and host.provider.uuid not in ctx.same_hosts:
-        return "not a host of the same_host instances"
+        return Reason.NOT_SAME_HOST
     return None
 
 
 @_register("different_host")
-def different_host(host: ProviderState, ctx: Context) -> str | None:
+def different_host(host: ProviderState, ctx: Context) -> Reason | None:
     if host.provider.uuid in ctx.different_hosts:
-        return "hosts one of the different_host instances"
+        return Reason.DIFFERENT_HOST
     return None
 
 
 @_register("server_group")
-def server_group(host: ProviderState, ctx: Context) -> str | None:
+def server_group(host: ProviderState, ctx: Context) -> Reason | None:
     """Hard affinity and anti-affinity; soft policies are weighers."""
-    group = ctx.group
-    if group is None:
+    if ctx.group is None:
         return None
+    group = ctx.group.value
     if group.policy is GroupPolicy.AFFINITY:
         hosts = ctx.group_hosts()
         if hosts and host.provider.uuid not in hosts:
-            return "server group affinity: group lives on another host"
+            return Reason.GROUP_AFFINITY
     elif group.policy is GroupPolicy.ANTI_AFFINITY:
         if ctx.group_count(host.provider.uuid) >= group.max_server_per_host:
-            return "server group anti-affinity: host has max_server_per_host members"
+            return Reason.GROUP_ANTI_AFFINITY
     return None
 
 
 @_register("num_instances")
-def num_instances(host: ProviderState, ctx: Context) -> str | None:
+def num_instances(host: ProviderState, ctx: Context) -> Reason | None:
     count = ctx.host_stats(host.provider.uuid).num_instances + ctx.placed[host.provider.uuid]
     if count >= ctx.config.max_instances_per_host:
-        return "max_instances_per_host reached"
+        return Reason.MAX_INSTANCES
     return None
 
 
 @_register("io_ops")
-def io_ops(host: ProviderState, ctx: Context) -> str | None:
+def io_ops(host: ProviderState, ctx: Context) -> Reason | None:
     if ctx.host_stats(host.provider.uuid).io_ops >= ctx.config.max_io_ops_per_host:
-        return "max_io_ops_per_host reached"
+        return Reason.MAX_IO_OPS
     return None
 
 
 @_register("shared_pool")
-def shared_pool(host: ProviderState, ctx: Context) -> str | None:
-    """Always on when a request asks for shared resources (added by the pipeline)."""
+def shared_pool(host: ProviderState, ctx: Context) -> Reason | None:
+    """A request for shared resources needs a sharing provider with room next to the host."""
     if ctx.spec.shared_resources and ctx.pool_for(host) is None:
-        return "no sharing provider with room in the host's aggregates"
+        return Reason.NO_SHARED_POOL
     return None

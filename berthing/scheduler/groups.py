@@ -9,14 +9,19 @@ policy check" on the compute host, done at the source instead).
 
 from __future__ import annotations
 
-from berthing.model import GenerationConflict, InvalidInput, new_uuid, validate_uuid
-from berthing.scheduler.context import GroupView
-from berthing.scheduler.request import GroupPolicy
-from berthing.store import Store
+from berthing.model import (
+    GroupPolicy,
+    InvalidInput,
+    Record,
+    ServerGroup,
+    Zone,
+    new_uuid,
+    validate_uuid,
+)
+from berthing.runtime import retry_conflicts
+from berthing.store import RecordStore
 
 __all__ = [
-    "GROUP",
-    "ZONE",
     "create_group",
     "define_zone",
     "join_group",
@@ -25,112 +30,71 @@ __all__ = [
     "zone_aggregate",
 ]
 
-GROUP = "server-group"
-ZONE = "availability-zone"
-_JOIN_ATTEMPTS = 20
+_BUDGET = 20  # a busy group gains a member per placement; racers retry on fresh data
 
 
 def create_group(
-    store: Store, policy: GroupPolicy | str, max_server_per_host: int = 1, uuid: str | None = None
+    store: RecordStore,
+    policy: GroupPolicy | str,
+    max_server_per_host: int = 1,
+    uuid: str | None = None,
+    *,
+    name: str = "",
+    project_id: str = "",
 ) -> str:
-    try:
-        policy = GroupPolicy(policy)
-    except ValueError as exc:
-        known = ", ".join(p.value for p in GroupPolicy)
-        raise InvalidInput(
-            f"Unknown server group policy {policy!r}.", hint=f"Use {known}."
-        ) from exc
-    if max_server_per_host < 1:
-        raise InvalidInput(f"max_server_per_host must be at least 1, got {max_server_per_host}.")
+    group = ServerGroup(GroupPolicy.parse(policy), max_server_per_host, {}, name, project_id)
     uuid = validate_uuid(uuid) if uuid else new_uuid()
-    value: dict[str, object] = {
-        "policy": policy.value,
-        "max_server_per_host": max_server_per_host,
-        "members": {},
-    }
-    store.put_record(GROUP, uuid, value)
+    store.put_record(uuid, group)
     return uuid
 
 
-def load_group(store: Store, uuid: str) -> GroupView:
-    rec = store.get_record(GROUP, uuid)
+def load_group(store: RecordStore, uuid: str) -> Record[ServerGroup]:
+    rec = store.get_record(ServerGroup, uuid)
     if rec is None:
         raise InvalidInput(
             f"Server group {uuid} does not exist.", hint="Create the group before booting into it."
         )
-    v = rec.value
-    return GroupView(
-        uuid,
-        GroupPolicy(v["policy"]),
-        int(v["max_server_per_host"]),
-        rec.revision,
-        dict(v["members"]),
-    )
+    return rec
 
 
-def allows(group: GroupView, host_uuid: str) -> bool:
-    """Whether adding one member on ``host_uuid`` keeps a hard policy."""
-    hosts = list(group.members.values())
-    if group.policy is GroupPolicy.AFFINITY:
-        return not hosts or host_uuid in hosts
-    if group.policy is GroupPolicy.ANTI_AFFINITY:
-        return hosts.count(host_uuid) < group.max_server_per_host
-    return True
-
-
-def join_group(store: Store, group_uuid: str, instance_uuid: str, host_uuid: str) -> bool:
+def join_group(store: RecordStore, group_uuid: str, instance_uuid: str, host_uuid: str) -> bool:
     """Add a member under compare-and-set; False if the policy no longer allows it."""
-    for _ in range(_JOIN_ATTEMPTS):
-        group = load_group(store, group_uuid)
-        if not allows(group, host_uuid):
+
+    def attempt() -> bool:
+        rec = load_group(store, group_uuid)
+        if not rec.value.allows(host_uuid):
             return False
-        members = {**group.members, instance_uuid: host_uuid}
-        value = {
-            "policy": group.policy.value,
-            "max_server_per_host": group.max_server_per_host,
-            "members": members,
-        }
-        try:
-            store.put_record(GROUP, group_uuid, value, expected_revision=group.revision)
-            return True
-        except GenerationConflict:
-            continue  # another member joined first: re-check the policy with it
-    return False
+        store.put_record(group_uuid, rec.value.with_member(instance_uuid, host_uuid), rec.revision)
+        return True
+
+    return retry_conflicts(f"joining server group {group_uuid}", attempt, budget=_BUDGET)
 
 
-def leave_group(store: Store, group_uuid: str, instance_uuid: str) -> None:
-    for _ in range(_JOIN_ATTEMPTS):
-        rec = store.get_record(GROUP, group_uuid)
-        if rec is None or instance_uuid not in rec.value["members"]:
-            return
-        members = {k: v for k, v in rec.value["members"].items() if k != instance_uuid}
-        try:
-            store.put_record(GROUP, group_uuid, {**rec.value, "members": members}, rec.revision)
-            return
-        except GenerationConflict:
-            continue
+def leave_group(store: RecordStore, group_uuid: str, instance_uuid: str) -> None:
+    def attempt() -> None:
+        rec = store.get_record(ServerGroup, group_uuid)
+        if rec is not None and instance_uuid in rec.value.members:
+            store.put_record(group_uuid, rec.value.without_member(instance_uuid), rec.revision)
+
+    retry_conflicts(f"leaving server group {group_uuid}", attempt, budget=_BUDGET)
 
 
-def define_zone(store: Store, name: str, aggregate: str) -> None:
+def define_zone(store: RecordStore, name: str, aggregate: str) -> None:
     """Map an availability zone name to the aggregate whose members are in it."""
-    store.put_record(
-        ZONE,
-        name,
-        {"aggregate": validate_uuid(aggregate, "aggregate uuid")},
-        expected_revision=_revision(store, name),
-    )
+    zone = Zone(validate_uuid(aggregate, "aggregate uuid"))
+
+    def attempt() -> None:
+        current = store.get_record(Zone, name)
+        store.put_record(name, zone, None if current is None else current.revision)
+
+    retry_conflicts(f"defining zone {name}", attempt)
 
 
-def _revision(store: Store, name: str) -> int | None:
-    rec = store.get_record(ZONE, name)
-    return None if rec is None else rec.revision
-
-
-def zone_aggregate(store: Store, name: str) -> str:
-    rec = store.get_record(ZONE, name)
+def zone_aggregate(store: RecordStore, name: str) -> str:
+    rec = store.get_record(Zone, name)
     if rec is None:
-        known = ", ".join(r.key for r in store.list_records(ZONE)) or "none defined"
+        known = ", ".join(r.key for r in store.list_records(Zone)) or "none defined"
         raise InvalidInput(
             f"Availability zone {name!r} does not exist.", hint=f"Known zones: {known}."
         )
-    return str(rec.value["aggregate"])
+    return rec.value.aggregate

@@ -6,9 +6,8 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 
-from berthing.model import InvalidInput, ProviderState
+from berthing.model import GroupPolicy, InvalidInput, ProviderState
 from berthing.scheduler.context import Context
-from berthing.scheduler.request import GroupPolicy
 
 __all__ = ["WEIGHERS", "Weigher", "resolve_weighers", "weigh"]
 
@@ -52,14 +51,14 @@ def build_failure(host: ProviderState, ctx: Context) -> float:
 
 @_register("soft_affinity")
 def soft_affinity(host: ProviderState, ctx: Context) -> float:
-    if ctx.group is None or ctx.group.policy is not GroupPolicy.SOFT_AFFINITY:
+    if ctx.group is None or ctx.group.value.policy is not GroupPolicy.SOFT_AFFINITY:
         return 0.0
     return ctx.group_count(host.provider.uuid)
 
 
 @_register("soft_anti_affinity")
 def soft_anti_affinity(host: ProviderState, ctx: Context) -> float:
-    if ctx.group is None or ctx.group.policy is not GroupPolicy.SOFT_ANTI_AFFINITY:
+    if ctx.group is None or ctx.group.value.policy is not GroupPolicy.SOFT_ANTI_AFFINITY:
         return 0.0
     return -ctx.group_count(host.provider.uuid)
 

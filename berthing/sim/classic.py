@@ -3,51 +3,43 @@
 Each scheduler keeps an in-memory copy of every host's state, refreshed from the
 store every ``refresh_interval`` seconds, selects on that copy, and subtracts its own
 choices from it (``HostState.consume_from_request``). Nothing is claimed: the host
-checks when it builds, so a race between schedulers surfaces as a failed build and a
-retry. It reuses berthing's filters and weighers so that the comparison isolates one
-thing: where the truth is checked.
+claims when it builds, so a race between schedulers surfaces as a failed build and a
+retry. It is berthing's own pipeline with two stages swapped (the candidate source
+and the claim strategy), so that the comparison isolates one thing: where the truth
+is checked.
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import random
 import time
 
-from berthing.model import Consumer, ProviderQuery, ProviderState
-from berthing.scheduler import (
+from berthing.model import (
+    Consumer,
+    ConsumerNotFound,
+    Destination,
+    ProviderQuery,
+    ProviderState,
     RequestSpec,
-    Scheduler,
-    SchedulerConfig,
-    SchedulerMetrics,
-    Selection,
 )
-from berthing.scheduler.context import Context
+from berthing.scheduler import Claim, Context, Scheduler, SchedulerConfig, StoreClaims
 from berthing.store import Store
 
-__all__ = ["ClassicScheduler"]
+__all__ = ["HostClaims", "HostCopy", "classic_scheduler"]
 
 
-class ClassicScheduler(Scheduler):
-    claims = False  # the host makes the claim, when it builds
+class HostCopy:
+    """The scheduler's private copy of every host: a candidate source."""
 
-    def __init__(
-        self,
-        store: Store,
-        config: SchedulerConfig | None = None,
-        *,
-        rng: random.Random | None = None,
-        metrics: SchedulerMetrics | None = None,
-        refresh_interval: float = 1.0,
-    ) -> None:
-        super().__init__(store, config, rng=rng, metrics=metrics)
+    def __init__(self, store: Store, refresh_interval: float) -> None:
+        self.store = store
         self.refresh_interval = refresh_interval
         self._hosts: dict[str, ProviderState] = {}
         self._loaded_at = float("-inf")
-        # Resizes replace an allocation atomically in both modes: only boots differ.
-        self._claiming = Scheduler(store, config, rng=rng, metrics=self.metrics)
 
-    def _candidates(self, query: ProviderQuery) -> list[ProviderState]:
+    def find(self, query: ProviderQuery) -> list[ProviderState]:
         now = time.monotonic()
         if now - self._loaded_at >= self.refresh_interval:
             everything = self.store.find_providers(ProviderQuery())
@@ -55,32 +47,49 @@ class ClassicScheduler(Scheduler):
             self._loaded_at = now
         return [s for s in self._hosts.values() if query.matches(s)]
 
-    def _claim(
-        self,
-        instance_uuid: str,
-        generation: int | None,
-        host: ProviderState,
-        ctx: Context,
-        rest: list[ProviderState],
-    ) -> Selection:
-        dest = self._destination(host, ctx)
+    def consume(self, dest: Destination) -> None:
+        """Subtract a choice from the copy until the next refresh forgets it."""
         for puuid, resources in dest.allocations.items():
-            self._consume(puuid, resources)
-        alternates = tuple(self._destination(h, ctx) for h in rest[: self.config.max_alternates])
-        consumer = Consumer(instance_uuid, ctx.spec.project_id, ctx.spec.user_id, generation)
-        return Selection(consumer, dest, alternates)
+            state = self._hosts.get(puuid)
+            if state is None:
+                continue
+            usages = dict(state.usages)
+            for rc, amount in resources.items():
+                usages[rc] = usages.get(rc, 0) + amount
+            self._hosts[puuid] = dataclasses.replace(state, usages=usages)
 
-    def _consume(self, puuid: str, resources: dict[str, int]) -> None:
-        state = self._hosts.get(puuid)
-        if state is None:
-            return
-        usages = dict(state.usages)
-        for rc, amount in resources.items():
-            usages[rc] = usages.get(rc, 0) + amount
-        self._hosts[puuid] = dataclasses.replace(state, usages=usages)
 
-    def _undo(self, chosen: list[Selection], spec: RequestSpec) -> None:
+class HostClaims:
+    """Nothing is claimed at selection: the host claims when it builds."""
+
+    def __init__(self, store: Store, copy: HostCopy) -> None:
+        self.copy = copy
+        self.store = store
+        # Resizes replace an allocation atomically in both designs: only boots differ.
+        self._moves = StoreClaims(store)
+
+    def claim(self, consumer: Consumer, dest: Destination, ctx: Context) -> Claim | None:
+        if consumer.generation is not None:
+            return self._moves.claim(consumer, dest, ctx)
+        self.copy.consume(dest)
+        return Claim(consumer, claimed=False)
+
+    def undo(self, claim: Claim, spec: RequestSpec) -> None:
         """Nothing was claimed; the next refresh forgets the local subtractions."""
 
-    def move(self, spec: RequestSpec, consumer: Consumer) -> Selection:
-        return self._claiming.move(spec, consumer)
+    def consumer_for_retry(self, instance_uuid: str, spec: RequestSpec) -> Consumer:
+        """The failed host had claimed; free that, and let the next host claim afresh."""
+        with contextlib.suppress(ConsumerNotFound):
+            self.store.release(instance_uuid)
+        return Consumer(instance_uuid, spec.project_id, spec.user_id)
+
+
+def classic_scheduler(
+    store: Store,
+    config: SchedulerConfig | None = None,
+    *,
+    rng: random.Random | None = None,
+    refresh_interval: float = 1.0,
+) -> Scheduler:
+    copy = HostCopy(store, refresh_interval)
+    return Scheduler(store, config, rng=rng, source=copy, claims=HostClaims(store, copy))

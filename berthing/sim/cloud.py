@@ -12,10 +12,11 @@ from __future__ import annotations
 import random
 import uuid as uuidlib
 from collections.abc import Callable, Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
+from typing import ClassVar
 
 from berthing.model import Inventory, ProviderQuery
-from berthing.scheduler.groups import define_zone
+from berthing.scheduler import define_zone
 from berthing.store import Store
 
 __all__ = [
@@ -32,7 +33,7 @@ __all__ = [
 GPU_CLASS = "CUSTOM_GPU_A100"
 BAREMETAL_CLASSES = ("CUSTOM_BAREMETAL_GOLD", "CUSTOM_BAREMETAL_SILVER")
 ZONES = ("az1", "az2", "az3")
-SUMMARY_KIND, SUMMARY_KEY = "sim-cloud", "summary"
+SUMMARY_KEY = "summary"
 #: Providers registered per ``bulk()`` block: progress shows, the write lock is let go.
 CHUNK = 500
 GiB = 1024
@@ -88,7 +89,11 @@ SHAPES: tuple[Shape, ...] = (
 
 @dataclass(frozen=True, slots=True)
 class CloudSummary:
-    """What was built: enough for a workload to aim its requests and size its stream."""
+    """What was built: enough for a workload to aim its requests and size its stream.
+    Kept in the store as a record, so a benchmark's workers find the cloud they run on."""
+
+    KIND: ClassVar[str] = "sim-cloud"
+    SCHEMA: ClassVar[int] = 1
 
     hosts: int
     seed: int
@@ -97,13 +102,6 @@ class CloudSummary:
     """Availability zone name -> aggregate uuid."""
     capacity: dict[str, int]
     """Resource class -> capacity summed over all providers (overcommit included)."""
-
-    def to_dict(self) -> dict[str, object]:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, object]) -> CloudSummary:
-        return cls(**data)  # type: ignore[arg-type]  # written by to_dict(), read back whole
 
 
 @dataclass(frozen=True, slots=True)
@@ -137,14 +135,14 @@ def build_cloud(
         if progress is not None:
             progress(min(start + CHUNK, len(plan)))
     summary = _summarize(plan, seed, zones)
-    store.put_record(SUMMARY_KIND, SUMMARY_KEY, summary.to_dict())
+    store.put_record(SUMMARY_KEY, summary)
     return summary
 
 
 def load_summary(store: Store) -> CloudSummary | None:
     """The summary ``build_cloud`` left in ``store``, or None if it never finished."""
-    record = store.get_record(SUMMARY_KIND, SUMMARY_KEY)
-    return None if record is None else CloudSummary.from_dict(record.value)
+    record = store.get_record(CloudSummary, SUMMARY_KEY)
+    return None if record is None else record.value
 
 
 def cloud_fill(store: Store) -> dict[str, float]:

@@ -19,12 +19,20 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from berthing.conductor import BUILD_REQUEST, BuildState, Conductor
-from berthing.model import SHARING_TRAIT, BerthingError, Inventory, ProviderQuery, ProviderState
-from berthing.scheduler import create_group
+from berthing.conductor import Conductor
+from berthing.model import (
+    SHARING_TRAIT,
+    BerthingError,
+    BuildRequest,
+    BuildState,
+    Inventory,
+    ProviderQuery,
+    ProviderState,
+)
+from berthing.scheduler import LatencyHistogram, create_group
 from berthing.scheduler.groups import zone_aggregate
 from berthing.sim.cloud import ZONES, build_cloud
-from berthing.sim.workers import METRICS, conductor_worker, fleet_worker, make_scheduler
+from berthing.sim.workers import LiveCounters, conductor_worker, fleet_worker, make_scheduler
 from berthing.sim.workload import REFERENCE_FLAVOR, Op, make_groups, make_workload
 from berthing.store import Store, open_store
 from berthing.store.audit import audit
@@ -32,7 +40,7 @@ from berthing.store.audit import audit
 __all__ = ["DemoSettings", "run_demo"]
 
 CLASSES = ("VCPU", "MEMORY_MB", "DISK_GB")
-TERMINAL = {BuildState.ACTIVE, BuildState.ERROR, BuildState.DELETED}
+TERMINAL = {s for s in BuildState if s.terminal}
 Progress = Callable[[str, int, int], None]
 """(what, done, total)."""
 
@@ -173,9 +181,9 @@ class _Driver:
         return sum(self.counts.values())
 
     def _refresh(self) -> None:
-        for rec in self.store.list_records(BUILD_REQUEST, "", self._revision):
+        for rec in self.store.list_records(BuildRequest, "", self._revision):
             self._revision = max(self._revision, rec.revision)
-            self.states[rec.key] = rec.value["state"]
+            self.states[rec.key] = rec.value.state
 
     def in_flight(self) -> int:
         return sum(1 for k in self.keys.values() if self.states.get(k) not in TERMINAL)
@@ -207,7 +215,7 @@ class _Driver:
         return True
 
     def _sample(self) -> dict[str, Any]:
-        return self.point([dict(r.value) for r in self.store.list_records(METRICS)])
+        return self.point([dict(r.value.counters) for r in self.store.list_records(LiveCounters)])
 
     def point(self, workers: list[dict[str, Any]]) -> dict[str, Any]:
         """A timeline sample: cumulative counters defined exactly as the final totals."""
@@ -272,13 +280,12 @@ def counters(workers: list[dict[str, Any]]) -> dict[str, int]:
 
 def _collect(store: Store, driver: _Driver, outs: list[Path]) -> dict[str, Any]:
     finals = [json.loads(p.read_text()) for p in outs if p.exists()]
-    finals.append(
-        {
-            **driver.api.scheduler.metrics.as_dict(),
-            "latencies": driver.api.scheduler.metrics.latencies,
-        }
-    )  # resizes
-    latencies = [x * 1000 for f in finals for x in f["latencies"]]
+    resizes = driver.api.scheduler.metrics
+    finals.append({**resizes.as_dict(), "latency": resizes.latency.to_dict()})
+    histogram = LatencyHistogram()
+    for f in finals:
+        histogram.merge(LatencyHistogram.from_dict(f["latency"]))
+    latencies = [x * 1000 for x in histogram.values()]
     totals = counters(finals)
     driver.timeline.append(driver.point(finals))  # after the workers stopped: complete
     wall = max(driver.finished - driver.started, 1e-9)

@@ -342,6 +342,7 @@ def _utilization_figure(modes: Sequence[tuple[str, Mode]]) -> Figure:
     fig = Figure(figsize=(4.0 * ncols, 2.8 * nrows + 0.9), layout="constrained")
     grid = fig.subplots(nrows, ncols, squeeze=False, sharex=True)
     axes: list[Axes] = list(grid.flat)
+    # The grid may have more panels than classes: the spare ones are hidden below.
     for ax, rc in zip(axes, classes, strict=False):
         _utilization_panel(ax, modes, rc)
     for ax in axes[len(classes) :]:

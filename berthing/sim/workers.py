@@ -9,37 +9,53 @@ from __future__ import annotations
 
 import json
 import random
-import time
-from dataclasses import asdict
+import threading
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass
 from multiprocessing.synchronize import Event
 from pathlib import Path
-from typing import Any
+from typing import ClassVar
 
-from berthing.agent import Fleet, HostDescription
+from berthing.agent import HostDescription
 from berthing.conductor import Conductor
 from berthing.model import SHARING_TRAIT, GenerationConflict, ProviderQuery, Record
 from berthing.scheduler import Scheduler, SchedulerConfig
-from berthing.sim.classic import ClassicScheduler
+from berthing.sim.classic import classic_scheduler
+from berthing.sim.fleet import Fleet
 from berthing.store import Store, open_store
 
-__all__ = ["METRICS", "conductor_worker", "fleet_worker", "make_scheduler"]
+__all__ = ["LiveCounters", "conductor_worker", "fleet_worker", "make_scheduler"]
 
-METRICS = "demo-metrics"
 PUBLISH_EVERY = 0.25
+
+
+@dataclass(frozen=True, slots=True)
+class LiveCounters:
+    """A worker's counters so far, for the progress timeline (key: the worker's name)."""
+
+    KIND: ClassVar[str] = "demo-metrics"
+    SCHEMA: ClassVar[int] = 1
+
+    counters: Mapping[str, int]
 
 
 def make_scheduler(store: Store, mode: str, seed: int, classic_refresh: float) -> Scheduler:
     rng = random.Random(seed)
     if mode == "classic":
-        return ClassicScheduler(store, SchedulerConfig(), rng=rng, refresh_interval=classic_refresh)
+        return classic_scheduler(
+            store, SchedulerConfig(), rng=rng, refresh_interval=classic_refresh
+        )
     return Scheduler(store, SchedulerConfig(), rng=rng)
 
 
-def _publish(store: Store, name: str, value: dict[str, Any], last: Record | None) -> Record | None:
+def _publish(
+    store: Store, name: str, value: dict[str, int], last: Record[LiveCounters] | None
+) -> Record[LiveCounters] | None:
     try:
-        return store.put_record(METRICS, name, value, None if last is None else last.revision)
+        rev = None if last is None else last.revision
+        return store.put_record(name, LiveCounters(value), rev)
     except GenerationConflict:
-        return store.get_record(METRICS, name)
+        return store.get_record(LiveCounters, name)
 
 
 def conductor_worker(
@@ -48,22 +64,24 @@ def conductor_worker(
     store = open_store(url)
     scheduler = make_scheduler(store, mode, seed, classic_refresh)
     conductor = Conductor(store, scheduler, name=name)
-    published: Record | None = None
-    next_publish = 0.0
-    while not stop.is_set():
-        if not conductor.step():
-            time.sleep(0.005)
-        if time.monotonic() >= next_publish:
-            published = _publish(store, name, _live(scheduler, conductor), published)
-            next_publish = time.monotonic() + PUBLISH_EVERY
+    # The conductor's own service loop runs the work; this thread only publishes.
+    loop = threading.Thread(
+        target=conductor.run, args=(stop,), kwargs={"idle_sleep": 0.005}, daemon=True
+    )
+    loop.start()
+    published: Record[LiveCounters] | None = None
+    while not stop.wait(PUBLISH_EVERY):
+        published = _publish(store, name, _live(scheduler, conductor), published)
+    loop.join()
     _publish(store, name, _live(scheduler, conductor), published)
-    final = {**_live(scheduler, conductor), "latencies": scheduler.metrics.latencies}
+    final = {**_live(scheduler, conductor), "latency": scheduler.metrics.latency.to_dict()}
     Path(out).write_text(json.dumps(final))
     store.close()
 
 
-def _live(scheduler: Scheduler, conductor: Conductor) -> dict[str, Any]:
-    return {**scheduler.metrics.as_dict(), **asdict(conductor.stats)}
+def _live(scheduler: Scheduler, conductor: Conductor) -> dict[str, int]:
+    counts = {k: v for k, v in scheduler.metrics.as_dict().items() if isinstance(v, int)}
+    return {**counts, **asdict(conductor.stats)}
 
 
 def fleet_worker(url: str, seed: int, failure_rate: float, ready: Event, stop: Event) -> None:

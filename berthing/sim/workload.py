@@ -12,7 +12,7 @@ import uuid as uuidlib
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from berthing.scheduler import GroupPolicy, RequestSpec
+from berthing.model import GroupPolicy, RequestSpec
 from berthing.sim.cloud import BAREMETAL_CLASSES, GPU_CLASS, ZONES
 
 __all__ = ["FLAVORS", "REFERENCE_FLAVOR", "GroupPlan", "Op", "make_groups", "make_workload"]

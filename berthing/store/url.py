@@ -7,13 +7,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from platformdirs import user_data_dir
 
 from berthing.model import InvalidInput
 from berthing.store.base import Store
+from berthing.store.capabilities import Capability, check
 
 __all__ = ["BACKENDS", "default_store_url", "open_store", "register_backend"]
 
@@ -38,9 +39,6 @@ def _open_sqlite(url: str) -> Store:
     return SqliteStore(rest.removeprefix("/"))
 
 
-register_backend("sqlite", _open_sqlite)
-
-
 def _open_etcd(url: str) -> Store:
     # Imported on first use: the gRPC driver loads only for etcd:// URLs.
     from berthing.store.etcd.backend import EtcdStore
@@ -48,19 +46,28 @@ def _open_etcd(url: str) -> Store:
     return EtcdStore(url)
 
 
+register_backend("sqlite", _open_sqlite)
 register_backend("etcd", _open_etcd)
 
 
-def open_store(url: str | None = None) -> Store:
-    """Open the store at ``url`` (default: a SQLite file under the user's data dir)."""
+def open_store(url: str | None = None, require: Iterable[Capability] = ()) -> Store:
+    """Open the store at ``url`` (default: a SQLite file under the user's data dir).
+
+    ``require``: capabilities the caller depends on; a store without them is refused
+    before it is opened, with an error that names what is missing.
+    """
     url = url or default_store_url()
     if "://" not in url:
-        from berthing.store.sqlite import SqliteStore
-
-        return SqliteStore(url)
+        url = "sqlite:///" + url
     scheme = url.split("://", 1)[0]
     opener = BACKENDS.get(scheme)
     if opener is None:
         known = ", ".join(f"{s}://" for s in sorted(BACKENDS))
         raise InvalidInput(f"Unknown store URL scheme {scheme!r} in {url!r}.", hint=f"Use {known}.")
-    return opener(url)
+    store = opener(url)
+    try:
+        check(url, store.capabilities, require)
+    except InvalidInput:
+        store.close()
+        raise
+    return store

@@ -15,5 +15,5 @@ def run(url: str, cell: str, seed: int, stop: Event) -> None:
     conductor = Conductor(
         store, Scheduler(store, rng=random.Random(seed)), cell=cell, name=f"{cell}-conductor-{seed}"
     )
-    conductor.run(stop.is_set)
+    conductor.run(stop)
     store.close()

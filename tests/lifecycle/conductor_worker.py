@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import random
-import time
+import threading
 
 from berthing.conductor import Conductor
 from berthing.scheduler import Scheduler
@@ -13,5 +13,6 @@ from berthing.store import open_store
 def run(url: str, seconds: float) -> None:
     store = open_store(url)
     conductor = Conductor(store, Scheduler(store, rng=random.Random(7)), scheduling_lease=1.0)
-    deadline = time.monotonic() + seconds
-    conductor.run(lambda: time.monotonic() > deadline)
+    stop = threading.Event()
+    threading.Timer(seconds, stop.set).start()
+    conductor.run(stop)

@@ -5,9 +5,9 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterable
 
-from berthing.agent import INSTANCE, Agent, HostDescription, InstanceState
-from berthing.conductor import BUILD_REQUEST, Conductor
-from berthing.model import Inventory, Record
+from berthing.agent import Agent, HostDescription
+from berthing.conductor import Conductor
+from berthing.model import BuildRequest, Instance, InstanceState, Inventory, Record
 from berthing.store import Store
 
 SHAPE = {"VCPU": Inventory(8), "MEMORY_MB": Inventory(8192)}
@@ -39,21 +39,21 @@ def drive(
             a.poll(0)
 
 
-def request(store: Store, key: str) -> Record:
-    rec = store.get_record(BUILD_REQUEST, key)
+def request(store: Store, key: str) -> Record[BuildRequest]:
+    rec = store.get_record(BuildRequest, key)
     assert rec is not None
     return rec
 
 
 def state(store: Store, key: str) -> str:
-    return str(request(store, key).value["state"])
+    return str(request(store, key).value.state)
 
 
 def live_instances(store: Store) -> dict[str, str]:
     """instance uuid -> host uuid, for instances their host reports ACTIVE or BUILD."""
     out = {}
-    for rec in store.list_records(INSTANCE):
-        if rec.value["state"] in (InstanceState.ACTIVE, InstanceState.BUILD):
+    for rec in store.list_records(Instance):
+        if rec.value.state in (InstanceState.ACTIVE, InstanceState.BUILD):
             host, iid = rec.key.split("/", 1)
             out[iid] = host
     return out

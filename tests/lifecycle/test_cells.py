@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import pytest
 
-from berthing.conductor import BUILD_REQUEST, Conductor
-from berthing.scheduler import RequestSpec, Scheduler
+from berthing.conductor import Conductor
+from berthing.model import BuildRequest, BuildState, RequestSpec
+from berthing.scheduler import Scheduler
 from berthing.store import open_store
 from berthing.store.audit import audit
 from tests.lifecycle.cell_worker import run
@@ -33,7 +34,7 @@ def test_two_cells_share_hosts_without_double_booking(shared_store_url: str) -> 
     try:
 
         def settled() -> bool:
-            states = [r.value["state"] for r in store.list_records(BUILD_REQUEST)]
+            states = [r.value.state for r in store.list_records(BuildRequest)]
             return all(s in ("ACTIVE", "ERROR") for s in states)
 
         drive([], fleet, settled, timeout=120)
@@ -43,11 +44,11 @@ def test_two_cells_share_hosts_without_double_booking(shared_store_url: str) -> 
     states = {}
     for cell, cell_keys in keys.items():
         for key in cell_keys:
-            rec = store.get_record(BUILD_REQUEST, key)
+            rec = store.get_record(BuildRequest, key)
             assert rec is not None
-            assert rec.value["owner"].startswith(f"{cell}-")  # placed by its own cell
-            states[key] = rec.value["state"]
-    assert list(states.values()).count("ACTIVE") == 40  # the hosts filled, exactly
+            assert (rec.value.owner or "").startswith(f"{cell}-")  # placed by its own cell
+            states[key] = rec.value.state
+    assert list(states.values()).count(BuildState.ACTIVE) == 40  # the hosts filled, exactly
     assert audit(store) == []
     assert_usage_matches_live_instances(store, [a.uuid for a in fleet])
     store.close()

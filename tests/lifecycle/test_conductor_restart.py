@@ -9,9 +9,10 @@ import time
 
 import pytest
 
-from berthing.conductor import BUILD_REQUEST, Conductor
-from berthing.scheduler import RequestSpec, Scheduler
-from berthing.store import open_store
+from berthing.conductor import Conductor
+from berthing.model import BuildRequest, RequestSpec
+from berthing.scheduler import Scheduler
+from berthing.store import Store, open_store
 from berthing.store.audit import audit
 from tests.lifecycle.conductor_worker import run
 from tests.lifecycle.harness import FLAVOR, agents, assert_usage_matches_live_instances, drive
@@ -20,8 +21,8 @@ from tests.procs import start
 REQUESTS = 40
 
 
-def _states(store: object) -> list[str]:
-    return [r.value["state"] for r in store.list_records(BUILD_REQUEST)]  # type: ignore[attr-defined]
+def _states(store: Store) -> list[str]:
+    return [r.value.state for r in store.list_records(BuildRequest)]
 
 
 @pytest.mark.slow

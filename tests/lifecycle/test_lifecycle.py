@@ -2,14 +2,25 @@
 
 from __future__ import annotations
 
+import dataclasses
 import random
 
 import pytest
 
-from berthing.agent import INSTANCE, Agent
-from berthing.conductor import BuildState, Conductor
-from berthing.model import InvalidInput, ProviderQuery, Record
-from berthing.scheduler import RequestSpec, Scheduler
+from berthing.agent import Agent
+from berthing.conductor import Conductor
+from berthing.model import (
+    BuildRequest,
+    BuildState,
+    Heartbeat,
+    Instance,
+    InstanceState,
+    InvalidInput,
+    ProviderQuery,
+    Record,
+    RequestSpec,
+)
+from berthing.scheduler import Scheduler
 from berthing.store import Store
 from berthing.store.audit import audit
 from tests.lifecycle.harness import (
@@ -36,8 +47,8 @@ def test_build_goes_active(store: Store) -> None:
     key = c.submit(RequestSpec(FLAVOR, num_instances=2))
     assert state(store, key) == BuildState.PENDING
     drive([c], fleet, lambda: state(store, key) == BuildState.ACTIVE)
-    instances = request(store, key).value["instances"]
-    assert len(instances) == 2 and all(i["step"] == "ACTIVE" for i in instances.values())
+    instances = request(store, key).value.instances
+    assert len(instances) == 2 and all(i.step == "ACTIVE" for i in instances.values())
     assert c.stats.active == 2
     assert audit(store) == []
     assert_usage_matches_live_instances(store, hosts(fleet))
@@ -52,8 +63,8 @@ def test_failed_build_is_rescheduled_on_an_alternate(store: Store) -> None:
     keys = [c.submit(spec) for _ in range(6)]
     drive([c], fleet, lambda: all(state(store, k) == BuildState.ACTIVE for k in keys))
     for k in keys:
-        [inst] = request(store, k).value["instances"].values()
-        assert inst["host"] != bad.uuid
+        [inst] = request(store, k).value.instances.values()
+        assert inst.host != bad.uuid
     assert c.stats.failed_builds >= 1 and c.stats.reschedules == c.stats.failed_builds
     assert store.provider_allocations(bad.uuid) == {}
     assert_usage_matches_live_instances(store, hosts(fleet))
@@ -64,8 +75,8 @@ def test_build_that_always_fails_ends_in_error_and_frees(store: Store) -> None:
     c = conductor(store, max_build_attempts=2)
     key = c.submit(RequestSpec(FLAVOR))
     drive([c], fleet, lambda: state(store, key) == BuildState.ERROR)
-    [inst] = request(store, key).value["instances"].values()
-    assert "no image" in inst["error"] and inst["attempts"] == 3
+    [inst] = request(store, key).value.instances.values()
+    assert "no image" in inst.error and inst.attempts == 3
     assert all(store.provider_allocations(h) == {} for h in hosts(fleet))
     assert audit(store) == []
 
@@ -75,7 +86,7 @@ def test_no_valid_host_is_an_error_with_a_reason(store: Store) -> None:
     c = conductor(store)
     key = c.submit(RequestSpec({"VCPU": 64}))
     drive([c], fleet, lambda: state(store, key) == BuildState.ERROR)
-    assert "no enabled provider has 64 VCPU free" in request(store, key).value["error"]
+    assert "no enabled provider has 64 VCPU free" in request(store, key).value.error
 
 
 def test_delete_frees_resources(store: Store) -> None:
@@ -83,9 +94,9 @@ def test_delete_frees_resources(store: Store) -> None:
     c = conductor(store)
     key = c.submit(RequestSpec(FLAVOR))
     drive([c], fleet, lambda: state(store, key) == BuildState.ACTIVE)
-    [iid] = request(store, key).value["instances"]
+    [iid] = request(store, key).value.instances
     c.delete(iid)
-    drive([c], fleet, lambda: not store.list_records(INSTANCE))
+    drive([c], fleet, lambda: not store.list_records(Instance))
     assert state(store, key) == BuildState.DELETED
     assert all(store.provider_allocations(h) == {} for h in hosts(fleet))
     with pytest.raises(InvalidInput, match="holds no resources"):
@@ -97,7 +108,7 @@ def test_resize_in_place_and_by_moving(store: Store) -> None:
     c = conductor(store)
     key = c.submit(RequestSpec(FLAVOR))
     drive([c], fleet, lambda: state(store, key) == BuildState.ACTIVE)
-    [iid] = request(store, key).value["instances"]
+    [iid] = request(store, key).value.instances
     first = store.get_allocations(iid)[1]
     [host] = first
     assert c.resize(iid, {"VCPU": 4, "MEMORY_MB": 4096}) == host
@@ -119,7 +130,7 @@ def _name(store: Store, uuid: str) -> str:
 
 
 def _all_active(store: Store) -> bool:
-    return all(r.value["state"] == "ACTIVE" for r in store.list_records(INSTANCE))
+    return all(r.value.state is InstanceState.ACTIVE for r in store.list_records(Instance))
 
 
 def test_resize_moves_when_the_host_is_full(store: Store) -> None:
@@ -130,7 +141,7 @@ def test_resize_moves_when_the_host_is_full(store: Store) -> None:
     drive([c], fleet, lambda: state(store, k1) == BuildState.ACTIVE)
     k2 = c.submit(RequestSpec({"VCPU": 6, "MEMORY_MB": 6144}, force_host=a.host.name))
     drive([c], fleet, lambda: state(store, k2) == BuildState.ACTIVE)
-    [iid] = request(store, k1).value["instances"]
+    [iid] = request(store, k1).value.instances
     assert c.resize(iid, {"VCPU": 4, "MEMORY_MB": 4096}) == b.uuid
     assert store.get_allocations(iid)[1] == {b.uuid: {"VCPU": 4, "MEMORY_MB": 4096}}
     drive([c], fleet, lambda: _all_active(store))
@@ -144,8 +155,8 @@ def test_silent_host_is_disabled_and_its_builds_rescheduled(store: Store) -> Non
     key = c.submit(RequestSpec(FLAVOR, force_host=None, ignore_hosts=frozenset({alive.uuid})))
     c.step()  # scheduled onto `dead`, dispatched, but `dead` never polls again
     c.step()
-    assert request(store, key).value["instances"]
-    drive([c], [], lambda: store.get_record("heartbeat", dead.uuid) is None, timeout=10)
+    assert request(store, key).value.instances
+    drive([c], [], lambda: store.get_record(Heartbeat, dead.uuid) is None, timeout=10)
     alive.heartbeat()
     assert c.reap(hosts(fleet)) == [dead.uuid]
     assert "COMPUTE_STATUS_DISABLED" in store.get_provider(dead.uuid).traits
@@ -161,22 +172,22 @@ def test_silent_host_is_disabled_and_its_builds_rescheduled(store: Store) -> Non
     assert store.find_providers(ProviderQuery(name=dead.host.name))
 
 
-def _host_of(rec: Record) -> str:
-    [inst] = rec.value["instances"].values()
-    return str(inst["host"])
+def _host_of(rec: Record[BuildRequest]) -> str:
+    [inst] = rec.value.instances.values()
+    return inst.host
 
 
 def test_classic_mode_races_surface_as_failed_builds(store: Store) -> None:
     """Two classic schedulers (two cells sharing the hosts) each trust their own copy:
     together they overbook, the hosts' build-time claims refuse, and builds retry.
     The store still never over-allocates."""
-    from berthing.sim.classic import ClassicScheduler
+    from berthing.sim.classic import classic_scheduler
 
     fleet = agents(store, 2)  # 16 VCPU in all: room for four 4-VCPU instances
     conductors = [
         Conductor(
             store,
-            ClassicScheduler(store, rng=random.Random(i), refresh_interval=60),
+            classic_scheduler(store, rng=random.Random(i), refresh_interval=60),
             cell=f"cell{i}",
         )
         for i in range(2)
@@ -201,9 +212,12 @@ def test_owner_dead_mid_scheduling_is_recovered(store: Store) -> None:
     dead = conductor(store, scheduling_lease=0.2)
     key = dead.submit(RequestSpec(FLAVOR))
     rec = request(store, key)
-    dead._cas(rec, state="SCHEDULING", owner=dead.name, deadline=0.0)  # as if it died here
+    owned = dataclasses.replace(
+        rec.value, state=BuildState.SCHEDULING, owner=dead.name, deadline=0.0
+    )
+    store.put_record(key, owned, rec.revision)  # as if it died here
     [orphan] = dead.scheduler.select_destinations(
-        RequestSpec(FLAVOR, instance_uuids=tuple(rec.value["spec"]["instance_uuids"]))
+        RequestSpec(FLAVOR, instance_uuids=rec.value.spec.instance_uuids)
     )
     assert store.provider_allocations(orphan.destination.host_uuid)
     successor = conductor(store)

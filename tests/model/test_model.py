@@ -9,7 +9,6 @@ from berthing.model import (
     Inventory,
     Provider,
     ProviderState,
-    normalize_custom_name,
     validate_allocations,
     validate_resource_class,
     validate_trait,
@@ -30,7 +29,8 @@ def test_invalid_resource_classes_name_the_problem(name: object) -> None:
 def test_invalid_name_suggests_a_custom_one() -> None:
     with pytest.raises(InvalidInput, match="CUSTOM_GPU_A100"):
         validate_resource_class("gpu-a100")
-    assert normalize_custom_name("gpu a100") == "CUSTOM_GPU_A100"
+    with pytest.raises(InvalidInput, match="CUSTOM_GPU_A100"):
+        validate_resource_class("gpu a100")
 
 
 def test_traits() -> None:

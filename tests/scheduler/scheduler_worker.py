@@ -6,7 +6,8 @@ import json
 import random
 from pathlib import Path
 
-from berthing.scheduler import NoValidHost, RequestSpec, Scheduler
+from berthing.model import RequestSpec
+from berthing.scheduler import NoValidHost, Scheduler
 from berthing.store import open_store
 
 FLAVORS = [
@@ -27,7 +28,9 @@ def run(url: str, requests: int, seed: int, group: str, out: str) -> None:
         spec = RequestSpec(rng.choice(FLAVORS), server_group=group if in_group else None)
         try:
             for sel in scheduler.select_destinations(spec):
-                placed[sel.consumer.uuid] = sel.destination.allocations
+                placed[sel.consumer.uuid] = {
+                    p: dict(r) for p, r in sel.destination.allocations.items()
+                }
         except NoValidHost:
             failed += 1
     m = scheduler.metrics

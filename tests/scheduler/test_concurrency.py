@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from berthing.model import Inventory
-from berthing.scheduler import GroupPolicy, create_group
+from berthing.model import GroupPolicy, Inventory
+from berthing.scheduler import create_group
 from berthing.scheduler.groups import load_group
 from berthing.store import open_store
 from berthing.store.audit import audit
@@ -38,7 +38,7 @@ def test_parallel_schedulers_never_double_book(shared_store_url: str, tmp_path: 
     placed = {u: a for r in results for u, a in r["placed"].items()}
     for uuid, allocs in placed.items():
         assert store.get_allocations(uuid)[1] == allocs
-    members = load_group(store, group).members
+    members = load_group(store, group).value.members
     assert Counter(members.values()).most_common(1)[0][1] == 1  # anti-affinity held
     assert set(members) <= set(placed)
     total = SCHEDULERS * REQUESTS_EACH

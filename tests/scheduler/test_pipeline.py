@@ -8,19 +8,20 @@ from collections import Counter
 import pytest
 
 from berthing.model import (
+    GroupPolicy,
+    HostStats,
     InvalidInput,
     Inventory,
     NotFound,
     ProviderQuery,
+    RequestSpec,
     new_uuid,
 )
 from berthing.scheduler import (
-    HOST_STATS,
-    GroupPolicy,
     NoValidHost,
-    RequestSpec,
     Scheduler,
     SchedulerConfig,
+    Selection,
     create_group,
     define_zone,
 )
@@ -35,7 +36,7 @@ def sched(store: Store, **config: object) -> Scheduler:
     return Scheduler(store, SchedulerConfig(**config), rng=random.Random(4))  # type: ignore[arg-type]
 
 
-def hosts_of(selections: list) -> list[str]:
+def hosts_of(selections: list[Selection]) -> list[str]:
     return [s.destination.host_name for s in selections]
 
 
@@ -187,8 +188,8 @@ def test_host_stats_filter_and_weigh(store: Store) -> None:
     busy = host(store, "busy")
     flaky = host(store, "flaky")
     host(store, "good")
-    store.put_record(HOST_STATS, busy.uuid, {"num_instances": 50})
-    store.put_record(HOST_STATS, flaky.uuid, {"build_failures": 3})
+    store.put_record(busy.uuid, HostStats(num_instances=50))
+    store.put_record(flaky.uuid, HostStats(build_failures=3))
     s = sched(store, host_subset_size=1)
     for _ in range(3):
         assert hosts_of(s.select_destinations(RequestSpec(SMALL))) == ["good"]

@@ -10,11 +10,11 @@ from typing import Any
 import pytest
 
 from berthing.cli.main import main
+from berthing.devtools.etcd_cluster import EtcdCluster
 from berthing.sim.bench.results import RunResult, percentile
 from berthing.sim.bench.targets import check
 from berthing.store import open_store
 from berthing.store.audit import audit
-from berthing.store.etcd.cluster import EtcdCluster
 
 
 @pytest.fixture(scope="module")

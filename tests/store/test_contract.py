@@ -17,9 +17,11 @@ from berthing.model import (
     Inventory,
     ProviderNotFound,
     ProviderQuery,
+    ProviderState,
     ResourceClassNotFound,
     TraitNotFound,
     new_uuid,
+    totals,
 )
 from berthing.store import Store
 from berthing.store.audit import audit
@@ -28,7 +30,7 @@ from tests.helpers import consumer, host
 AGG_A, AGG_B, AGG_C = (new_uuid() for _ in range(3))
 
 
-def names(states: list) -> set[str]:
+def names(states: list[ProviderState]) -> set[str]:
     return {s.provider.name for s in states}
 
 
@@ -196,7 +198,10 @@ def test_find_by_resources(store: Store) -> None:
 
 def test_find_respects_unit_rules(store: Store) -> None:
     host(store, "steps", {"MEMORY_MB": Inventory(8192, min_unit=512, max_unit=4096, step_size=512)})
-    fits = lambda n: names(store.find_providers(ProviderQuery({"MEMORY_MB": n})))  # noqa: E731
+
+    def fits(n: int) -> set[str]:
+        return names(store.find_providers(ProviderQuery({"MEMORY_MB": n})))
+
     assert fits(1024) == {"steps"}
     assert fits(256) == set()  # below min_unit
     assert fits(1000) == set()  # not a step multiple
@@ -231,9 +236,11 @@ def test_find_by_aggregates(store: Store) -> None:
     host(store, "b", aggregates=[AGG_B])
     host(store, "ab", aggregates=[AGG_A, AGG_B])
     host(store, "c", aggregates=[AGG_C])
-    find = lambda *groups: names(  # noqa: E731
-        store.find_providers(ProviderQuery(member_of=ProviderQuery.member_of_from(groups)))
-    )
+
+    def find(*groups: list[str]) -> set[str]:
+        query = ProviderQuery(member_of=tuple(frozenset(g) for g in groups))
+        return names(store.find_providers(query))
+
     assert find([AGG_A, AGG_B]) == {"a", "b", "ab"}  # any-of
     assert find([AGG_A], [AGG_B]) == {"ab"}  # all-of
     assert find([AGG_C], [AGG_A]) == set()
@@ -242,10 +249,11 @@ def test_find_by_aggregates(store: Store) -> None:
 def test_find_with_limit_and_seed_spreads_schedulers(store: Store) -> None:
     for i in range(60):
         host(store, f"h{i:02d}")
-    q = lambda seed: [  # noqa: E731
-        s.provider.name
-        for s in store.find_providers(ProviderQuery({"VCPU": 1}, limit=10, seed=seed))
-    ]
+
+    def q(seed: int) -> list[str]:
+        found = store.find_providers(ProviderQuery({"VCPU": 1}, limit=10, seed=seed))
+        return [s.provider.name for s in found]
+
     assert q(1) == q(1)  # same seed, same slice
     assert all(len(q(s)) == 10 for s in range(5))
     starts = {q(seed)[0] for seed in range(20)}
@@ -406,6 +414,6 @@ def test_usages_per_project_and_user(store: Store) -> None:
     store.claim(consumer("p1", "alice"), {p.uuid: {"VCPU": 1, "MEMORY_MB": 512}})
     store.claim(consumer("p1", "bob"), {p.uuid: {"VCPU": 2}})
     store.claim(consumer("p2", "alice"), {p.uuid: {"VCPU": 4}})
-    assert store.usages("p1") == {"VCPU": 3, "MEMORY_MB": 512}
-    assert store.usages("p1", "bob") == {"VCPU": 2}
-    assert store.usages("nobody") == {}
+    assert totals(store.usages("p1")) == {"VCPU": 3, "MEMORY_MB": 512}
+    assert totals(store.usages("p1", "bob")) == {"VCPU": 2}
+    assert store.usages("nobody") == []

@@ -11,20 +11,20 @@ from typing import Any
 
 import pytest
 
+from berthing.devtools.etcd_cluster import EtcdCluster, wait_until
 from berthing.model import (
     ClaimConflict,
     Claimed,
     ConflictKind,
+    Heartbeat,
     InvalidInput,
     Inventory,
     ProviderQuery,
     StoreCorrupt,
 )
-from berthing.store import Store, open_store
+from berthing.store import Capability, RecordStore, Store, open_store
 from berthing.store.audit import audit
-from berthing.store.base import Store as BaseStore
-from berthing.store.etcd import EtcdStore
-from berthing.store.etcd.cluster import EtcdCluster, wait_until
+from berthing.store.etcd.backend import EtcdStore
 from berthing.store.etcd.kv import KV, _Retry
 from tests.helpers import consumer, host
 
@@ -81,7 +81,7 @@ def test_documented_key_layout(etcd_cluster: EtcdCluster, prefix: str, store: Et
     p = host(store, "h1", {"VCPU": Inventory(8), "CUSTOM_GOLD": Inventory(1)})
     c = consumer("proj", "alice")
     assert store.claim(c, {p.uuid: {"VCPU": 2}}).ok
-    store.put_record("build", "cell1/req-1", {"state": "PENDING"})
+    store.put_record("cell1/req-1", Heartbeat("h1", 1.0))
     root = f"/{prefix}/v1/"
     keys = set(etcd_cluster.scan(root))
     assert keys == {
@@ -95,7 +95,7 @@ def test_documented_key_layout(etcd_cluster: EtcdCluster, prefix: str, store: Et
         f"{root}consumers/{c.uuid}",
         f"{root}allocations/{p.uuid}/{c.uuid}",
         f"{root}projects/proj/alice/{c.uuid}",
-        f"{root}records/build/cell1/req-1",
+        f"{root}records/heartbeat/cell1/req-1",
     }
     assert json.loads(etcd_cluster.scan(f"{root}schema")[f"{root}schema"]["value"]) == {
         "layout": 1,
@@ -217,16 +217,16 @@ def test_ttl_records_use_leases_and_outlive_their_writer(
     etcd_cluster: EtcdCluster, prefix: str, store: Store
 ) -> None:
     with open_store(etcd_cluster.url(prefix)) as dying_host:
-        dying_host.put_record("heartbeat", "host-1", {"at": 1}, ttl=1)
+        dying_host.put_record("host-1", Heartbeat("host-1", 1.0), ttl=1)
     key = f"/{prefix}/v1/records/heartbeat/host-1"
     assert etcd_cluster.scan(key)[key]["lease"] != 0
     # The writer is gone; etcd itself drops the heartbeat when its lease runs out.
-    wait_until(lambda: store.get_record("heartbeat", "host-1") is None, 5, "no expiry")
+    wait_until(lambda: store.get_record(Heartbeat, "host-1") is None, 5, "no expiry")
 
 
 def test_watch_records_is_a_real_watch(store: EtcdStore) -> None:
-    assert type(store).watch_records is not BaseStore.watch_records
-    assert "watch" in store.capabilities
+    assert type(store)._watch_docs is not RecordStore._watch_docs
+    assert Capability.NATIVE_WATCH in store.capabilities
 
 
 # -- a write whose answer is lost -------------------------------------------------------
@@ -272,9 +272,9 @@ def test_a_lost_answer_is_retried_without_applying_twice(
     assert audit(store) == []
 
     dropped = lossy_writes(store, monkeypatch)
-    record = store.put_record("build", "r1", {"state": "PENDING"})
+    record = store.put_record("r1", Heartbeat("r1", 1.0))
     assert dropped == [1]
-    assert store.get_record("build", "r1") == record
+    assert store.get_record(Heartbeat, "r1") == record
 
     dropped = lossy_writes(store, monkeypatch)
     store.release(c.uuid)  # landed, answer lost, retried: still no ConsumerNotFound

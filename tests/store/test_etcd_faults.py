@@ -17,6 +17,7 @@ from typing import Any
 
 import pytest
 
+from berthing.devtools.etcd_cluster import EtcdCluster, free_port, wait_until
 from berthing.model import (
     Claimed,
     Consumer,
@@ -28,7 +29,6 @@ from berthing.model import (
 )
 from berthing.store import Store, open_store
 from berthing.store.audit import audit
-from berthing.store.etcd.cluster import EtcdCluster, free_port, wait_until
 from tests.procs import join_ok, start
 
 pytestmark = pytest.mark.slow

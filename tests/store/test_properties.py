@@ -21,7 +21,9 @@ amounts = st.integers(min_value=1, max_value=12)
 requests = st.dictionaries(st.sampled_from(CLASSES), amounts, min_size=1, max_size=3)
 
 
-def make_machine(backend_index: int, tmp_path: Path, request: pytest.FixtureRequest) -> type:
+def make_machine(
+    backend_index: int, tmp_path: Path, request: pytest.FixtureRequest
+) -> type[RuleBasedStateMachine]:
     class StoreMachine(RuleBasedStateMachine):
         @initialize()
         def open(self) -> None:

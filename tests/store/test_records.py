@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
 
 import pytest
 
@@ -11,40 +14,83 @@ from berthing.model import GenerationConflict, InvalidInput
 from berthing.store import Store
 
 
+@dataclass(frozen=True, slots=True)
+class Doc:
+    """A record kind for these tests: any JSON-able fields."""
+
+    KIND: ClassVar[str] = "build"
+    SCHEMA: ClassVar[int] = 1
+
+    fields: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Inst(Doc):
+    KIND: ClassVar[str] = "inst"
+
+
+@dataclass(frozen=True, slots=True)
+class Other(Doc):
+    KIND: ClassVar[str] = "other"
+
+
+@dataclass(frozen=True, slots=True)
+class Beat(Doc):
+    KIND: ClassVar[str] = "heartbeat"
+
+
+@dataclass(frozen=True, slots=True)
+class Stats(Doc):
+    KIND: ClassVar[str] = "stats"
+
+
+KINDS = {"build": Doc, "inst": Inst, "other": Other, "heartbeat": Beat, "stats": Stats}
+
+
+def put(store: Store, kind: str, key: str, value: Mapping[str, Any], *a: Any, **kw: Any) -> Any:
+    return store.put_record(key, KINDS[kind](value), *a, **kw)
+
+
+def get(store: Store, kind: str, key: str) -> Any:
+    return store.get_record(KINDS[kind], key)
+
+
+def value(rec: Any) -> Any:
+    return None if rec is None else dict(rec.value.fields)
+
+
 def test_create_read_replace_delete(store: Store) -> None:
-    r = store.put_record("build", "cell1/req-1", {"state": "PENDING", "n": 1})
-    assert r.revision > 0 and r.value == {"state": "PENDING", "n": 1}
-    assert store.get_record("build", "cell1/req-1") == r
-    r2 = store.put_record(
-        "build", "cell1/req-1", {"state": "SCHEDULED"}, expected_revision=r.revision
-    )
+    r = put(store, "build", "cell1/req-1", {"state": "PENDING", "n": 1})
+    assert r.revision > 0 and value(r) == {"state": "PENDING", "n": 1}
+    assert get(store, "build", "cell1/req-1") == r
+    r2 = put(store, "build", "cell1/req-1", {"state": "SCHEDULED"}, expected_revision=r.revision)
     assert r2.revision > r.revision
-    assert store.delete_record("build", "cell1/req-1", expected_revision=r2.revision) is True
-    assert store.get_record("build", "cell1/req-1") is None
-    assert store.delete_record("build", "cell1/req-1") is False
+    assert store.delete_record(KINDS["build"], "cell1/req-1", expected_revision=r2.revision) is True
+    assert get(store, "build", "cell1/req-1") is None
+    assert store.delete_record(KINDS["build"], "cell1/req-1") is False
 
 
 def test_compare_and_set(store: Store) -> None:
-    r = store.put_record("build", "a", {"v": 1})
+    r = put(store, "build", "a", {"v": 1})
     with pytest.raises(GenerationConflict):
-        store.put_record("build", "a", {"v": 2})  # create-only: exists already
-    store.put_record("build", "a", {"v": 2}, expected_revision=r.revision)
+        put(store, "build", "a", {"v": 2})  # create-only: exists already
+    put(store, "build", "a", {"v": 2}, expected_revision=r.revision)
     with pytest.raises(GenerationConflict):
-        store.put_record("build", "a", {"v": 3}, expected_revision=r.revision)  # stale
+        put(store, "build", "a", {"v": 3}, expected_revision=r.revision)  # stale
     with pytest.raises(GenerationConflict):
-        store.put_record("build", "missing", {"v": 1}, expected_revision=5)
+        put(store, "build", "missing", {"v": 1}, expected_revision=5)
     with pytest.raises(GenerationConflict):
-        store.delete_record("build", "a", expected_revision=r.revision)
-    assert store.get_record("build", "a").value == {"v": 2}  # type: ignore[union-attr]
+        store.delete_record(KINDS["build"], "a", expected_revision=r.revision)
+    assert value(get(store, "build", "a")) == {"v": 2}
 
 
 def test_one_of_two_racing_writers_wins(store: Store) -> None:
-    r = store.put_record("build", "race", {"owner": None})
+    r = put(store, "build", "race", {"owner": None})
     winners: list[str] = []
 
     def advance(name: str) -> None:
         try:
-            store.put_record("build", "race", {"owner": name}, expected_revision=r.revision)
+            put(store, "build", "race", {"owner": name}, expected_revision=r.revision)
             winners.append(name)
         except GenerationConflict:
             pass
@@ -55,70 +101,70 @@ def test_one_of_two_racing_writers_wins(store: Store) -> None:
     for t in threads:
         t.join()
     assert len(winners) == 1
-    assert store.get_record("build", "race").value == {"owner": winners[0]}  # type: ignore[union-attr]
+    assert value(get(store, "build", "race")) == {"owner": winners[0]}
 
 
 def test_list_by_prefix_and_revision(store: Store) -> None:
-    a = store.put_record("inst", "host-1/a", {})
-    store.put_record("inst", "host-1/b", {})
-    store.put_record("inst", "host-10/c", {})
-    store.put_record("inst", "host-2/d", {})
-    store.put_record("other", "host-1/e", {})
-    assert [r.key for r in store.list_records("inst", "host-1/")] == ["host-1/a", "host-1/b"]
-    assert [r.key for r in store.list_records("inst", "host-1")] == [
+    a = put(store, "inst", "host-1/a", {})
+    put(store, "inst", "host-1/b", {})
+    put(store, "inst", "host-10/c", {})
+    put(store, "inst", "host-2/d", {})
+    put(store, "other", "host-1/e", {})
+    assert [r.key for r in store.list_records(KINDS["inst"], "host-1/")] == ["host-1/a", "host-1/b"]
+    assert [r.key for r in store.list_records(KINDS["inst"], "host-1")] == [
         "host-1/a",
         "host-1/b",
         "host-10/c",
     ]
-    assert [r.key for r in store.list_records("inst", "host-1/", a.revision)] == ["host-1/b"]
-    assert len(store.list_records("inst")) == 4
+    assert [r.key for r in store.list_records(KINDS["inst"], "host-1/", a.revision)] == ["host-1/b"]
+    assert len(store.list_records(KINDS["inst"])) == 4
 
 
 def test_prefix_is_literal(store: Store) -> None:
-    store.put_record("inst", "a_b/x", {})
-    store.put_record("inst", "aXb/y", {})
-    assert [r.key for r in store.list_records("inst", "a_b/")] == ["a_b/x"]
+    put(store, "inst", "a_b/x", {})
+    put(store, "inst", "aXb/y", {})
+    assert [r.key for r in store.list_records(KINDS["inst"], "a_b/")] == ["a_b/x"]
 
 
 def test_ttl_expires(store: Store) -> None:
-    store.put_record("heartbeat", "host-1", {"at": 1}, ttl=1)
-    store.put_record("heartbeat", "host-2", {"at": 1})
-    assert store.get_record("heartbeat", "host-1") is not None
+    put(store, "heartbeat", "host-1", {"at": 1}, ttl=1)
+    put(store, "heartbeat", "host-2", {"at": 1})
+    assert get(store, "heartbeat", "host-1") is not None
     deadline = time.monotonic() + 10
-    while store.get_record("heartbeat", "host-1") is not None and time.monotonic() < deadline:
+    while get(store, "heartbeat", "host-1") is not None and time.monotonic() < deadline:
         time.sleep(0.1)
-    assert store.get_record("heartbeat", "host-1") is None
-    assert [r.key for r in store.list_records("heartbeat")] == ["host-2"]
-    store.put_record("heartbeat", "host-1", {"at": 2}, ttl=30)  # an expired key is free again
+    assert get(store, "heartbeat", "host-1") is None
+    assert [r.key for r in store.list_records(KINDS["heartbeat"])] == ["host-2"]
+    put(store, "heartbeat", "host-1", {"at": 2}, ttl=30)  # an expired key is free again
 
 
 def test_watch_wakes_on_a_write(store: Store) -> None:
-    start = store.put_record("inst", "host-1/a", {}).revision
-    assert store.watch_records("inst", "host-1/", start, timeout=0.2) == []
-    timer = threading.Timer(0.3, lambda: store.put_record("inst", "host-1/b", {"go": 1}))
+    start = put(store, "inst", "host-1/a", {}).revision
+    assert store.watch_records(KINDS["inst"], "host-1/", start, timeout=0.2) == []
+    timer = threading.Timer(0.3, lambda: put(store, "inst", "host-1/b", {"go": 1}))
     timer.start()
     try:
-        found = store.watch_records("inst", "host-1/", start, timeout=10)
+        found = store.watch_records(KINDS["inst"], "host-1/", start, timeout=10)
     finally:
         timer.join()
-    assert [(r.key, r.value) for r in found] == [("host-1/b", {"go": 1})]
+    assert [(r.key, value(r)) for r in found] == [("host-1/b", {"go": 1})]
 
 
 def test_bad_records(store: Store) -> None:
     with pytest.raises(InvalidInput, match="key"):
-        store.put_record("build", "", {})
+        put(store, "build", "", {})
     with pytest.raises(InvalidInput, match="key"):
-        store.put_record("build", "a b", {})
+        put(store, "build", "a b", {})
     with pytest.raises(InvalidInput, match="JSON"):
-        store.put_record("build", "x", {"v": object()})
+        put(store, "build", "x", {"v": object()})
     with pytest.raises(InvalidInput, match="ttl"):
-        store.put_record("build", "x", {}, ttl=0)
-    assert store.get_record("build", "x") is None
+        put(store, "build", "x", {}, ttl=0)
+    assert get(store, "build", "x") is None
 
 
 def test_get_many(store: Store) -> None:
-    store.put_record("stats", "a", {"n": 1})
-    store.put_record("stats", "b", {"n": 2})
-    got = store.get_records("stats", ["a", "b", "missing"])
-    assert {k: r.value["n"] for k, r in got.items()} == {"a": 1, "b": 2}
-    assert store.get_records("stats", []) == {}
+    put(store, "stats", "a", {"n": 1})
+    put(store, "stats", "b", {"n": 2})
+    got = store.get_records(KINDS["stats"], ["a", "b", "missing"])
+    assert {k: value(r)["n"] for k, r in got.items()} == {"a": 1, "b": 2}
+    assert store.get_records(KINDS["stats"], []) == {}

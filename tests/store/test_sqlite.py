@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from berthing.model import InvalidInput, ProviderQuery, StoreCorrupt, StoreUnavailable
-from berthing.store import open_store
+from berthing.store import Capability, open_store
 from berthing.store.sqlite.schema import SCHEMA_VERSION
 
 
@@ -52,3 +52,15 @@ def test_newer_schema_is_refused(tmp_path: Path) -> None:
 def test_unknown_scheme() -> None:
     with pytest.raises(InvalidInput, match="sqlite://"):
         open_store("mongodb://x")
+
+
+def test_capabilities_are_checked_at_open(tmp_path: Path) -> None:
+    with pytest.raises(InvalidInput, match="lacks shared"):
+        open_store("sqlite://", require={Capability.SHARED})
+    with pytest.raises(InvalidInput, match="lacks native-watch, replicated"):
+        open_store(
+            f"sqlite:///{tmp_path / 'x.db'}",
+            require={Capability.REPLICATED, Capability.NATIVE_WATCH},
+        )
+    with open_store(f"sqlite:///{tmp_path / 'y.db'}", require={Capability.SHARED}) as store:
+        assert store.capabilities == {Capability.SHARED}

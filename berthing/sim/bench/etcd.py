@@ -3,7 +3,7 @@ under its own key prefix, resetting that cloud between runs, and the compare-and
 anchor the etcd runs are judged against.
 
 ``--store etcd://h:p,h:p,h:p[/prefix]`` uses a running cluster; ``--store etcd-local``
-starts a throwaway 3-member cluster on 127.0.0.1 (``berthing.store.etcd.cluster``) under
+starts a throwaway 3-member cluster on 127.0.0.1 (``berthing.devtools.etcd_cluster``) under
 ``--store-dir`` for the duration of the run and stops and removes it afterwards.
 """
 
@@ -21,10 +21,10 @@ from multiprocessing.synchronize import Barrier
 from pathlib import Path
 from typing import Any
 
+from berthing.devtools.etcd_cluster import EtcdCluster
 from berthing.model import InvalidInput
 from berthing.sim.cloud import CloudSummary, build_cloud
 from berthing.store import open_store
-from berthing.store.etcd.cluster import EtcdCluster
 from berthing.store.etcd.config import parse_url
 from berthing.store.etcd.kv import KV
 from berthing.store.etcd.ops import Compare, Delete, Put, Range, prefix_end

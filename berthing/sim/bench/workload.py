@@ -12,7 +12,8 @@ import random
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from berthing.scheduler import GroupPolicy, RequestSpec, create_group
+from berthing.model import GroupPolicy, RequestSpec
+from berthing.scheduler import create_group
 from berthing.sim.cloud import BAREMETAL_CLASSES, GPU_CLASS, CloudSummary
 from berthing.store import Store
 

@@ -24,8 +24,14 @@ from concurrent.futures import Future
 from dataclasses import dataclass
 from typing import Any
 
-from berthing.model import BerthingError, Inventory, Provider, ProviderQuery, StoreUnavailable
-from berthing.store.etcd.fit import matches, seed_start
+from berthing.model import (
+    BerthingError,
+    Inventory,
+    Provider,
+    ProviderQuery,
+    ProviderState,
+    StoreUnavailable,
+)
 from berthing.store.etcd.kv import KV, Compacted, WatchEvent
 from berthing.store.etcd.layout import (
     Keys,
@@ -35,6 +41,7 @@ from berthing.store.etcd.layout import (
     usages_from,
 )
 from berthing.store.etcd.ops import Range, prefix_end
+from berthing.store.sampling import seed_start
 
 __all__ = ["Catalogue"]
 
@@ -137,7 +144,7 @@ class Catalogue:
 
     def _fits(self, query: ProviderQuery, uuid: str, e: _Entry, tree_root: str | None) -> bool:
         invs, used = self._inventories.get(uuid, {}), self._usages.get(uuid, {})
-        return matches(query, e.provider, invs, used, tree_root)
+        return query.matches(ProviderState(e.provider, invs, used), tree_root)
 
     # -- list and watch -----------------------------------------------------------------
 

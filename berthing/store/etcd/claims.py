@@ -1,65 +1,59 @@
 """Claims and releases as single etcd transactions (through ``stm.Transactor``).
 
-A claim reads the consumer and, for every provider it touches (the new allocations
-and the ones it replaces), the provider, inventory and usage keys, all at one
-revision. It decides on that snapshot, exactly like the SQLite store, and stages:
-the new usages, each touched provider one generation on, the allocation keys, the
-consumer document and its project index entry. The commit compares the
-``mod_revision`` of every key read, so it lands only on the snapshot it was decided
-on; a lost race returns a typed ``ClaimConflict`` from the re-run on fresh data.
+A commit reads the consumers and, for every provider involved (the new allocations,
+the ones replaced, re-inventoried ones), the provider, inventory and usage keys, all at
+one revision. ``store.decide`` decides on that snapshot, exactly as for every other
+backend, and this module stages the decision: the new usages, each touched provider
+one generation on, the allocation keys, the consumer documents and their project
+index entries. The commit compares the ``mod_revision`` of every key read, so it lands
+only on the snapshot it was decided on; a lost race comes back as a typed
+``ClaimConflict`` from the re-run on fresh data.
 """
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Mapping
 from typing import Any
 
 from berthing.model import (
-    ClaimConflict,
+    AllocationChange,
     Claimed,
     ClaimResult,
-    ConflictKind,
     Consumer,
+    ConsumerAllocations,
     ConsumerNotFound,
     GenerationConflict,
-    InvalidInput,
     ResourceClassNotFound,
-    consumer_conflict,
     is_custom,
 )
-from berthing.store.etcd.layout import Keys, inventories_from, usages_from
-from berthing.store.etcd.providers import bump_doc
+from berthing.store.decide import Decision, Held, Snapshot, decide, providers_involved
+from berthing.store.etcd.layout import Keys, inventories_from, inventories_to, usages_from
+from berthing.store.etcd.providers import bump_doc, index_users
 from berthing.store.etcd.stm import Attempt
 
-__all__ = ["claim", "release"]
-
-Allocs = Mapping[str, Mapping[str, int]]
+__all__ = ["commit", "consumer_from", "release"]
 
 
-def claim(
-    a: Attempt, k: Keys, consumer: Consumer, allocs: Allocs, expected: Mapping[str, int]
-) -> ClaimResult:
-    # One round trip for the consumer and the providers it asks for.
-    a.get(k.consumer(consumer.uuid), *[key for p in sorted(allocs) for key in _keys(k, p)])
-    held = a.doc(k.consumer(consumer.uuid))
-    if held is not None and held.get("token") == a.token:
-        return Claimed(_consumer(consumer.uuid, held))  # our earlier attempt landed
-    lost = consumer_conflict(consumer, _generation(held)) or _provider_conflict(
-        a, k, allocs, expected
-    )
-    if lost is not None:
-        return lost
-    custom = sorted({rc for per in allocs.values() for rc in per if is_custom(rc)})
-    for rc, doc in zip(custom, a.docs(*[k.resource_class(rc) for rc in custom]), strict=True):
-        if doc is None:
-            raise ResourceClassNotFound(rc)
-    old: dict[str, dict[str, int]] = held["allocations"] if held is not None else {}
-    used = _used_without(a, k, old, sorted(set(allocs) | set(old)))
-    lost = _take(a, k, allocs, used)
-    if lost is not None:
-        return lost
-    return Claimed(_write(a, k, consumer, held, allocs, used))
+def commit(a: Attempt, k: Keys, change: AllocationChange) -> ClaimResult:
+    uuids = [ca.consumer.uuid for ca in change.consumers]
+    asked = sorted({p for ca in change.consumers for p in ca.allocations})
+    # One round trip for the consumers and the providers they ask for.
+    a.get(*[k.consumer(u) for u in uuids], *[key for p in asked for key in _keys(k, p)])
+    docs = {u: a.doc(k.consumer(u)) for u in uuids}
+    if any(d is not None and d.get("token") == a.token for d in docs.values()):
+        return _landed(change, docs)  # our own earlier attempt committed
+    held = {
+        u: None if d is None else Held(consumer_from(u, d), d["allocations"])
+        for u, d in docs.items()
+    }
+    involved = sorted(providers_involved(change, held))
+    a.get(*[key for p in involved for key in _keys(k, p)])
+    _require_classes(a, k, change)
+    decision = decide(change, held, {p: _snapshot(a, k, p) for p in involved})
+    if not isinstance(decision, Decision):
+        return decision
+    _write(a, k, change, decision, docs)
+    return Claimed(decision.consumers)
 
 
 def release(a: Attempt, k: Keys, uuid: str, generation: int | None) -> None:
@@ -70,129 +64,125 @@ def release(a: Attempt, k: Keys, uuid: str, generation: int | None) -> None:
         raise ConsumerNotFound(uuid)
     if generation is not None and generation != held["generation"]:
         raise GenerationConflict("Consumer", uuid, generation, int(held["generation"]))
-    old: dict[str, dict[str, int]] = held["allocations"]
-    used = _used_without(a, k, old, sorted(old))
-    for p in sorted(old):
-        _stage_provider(a, k, p, used[p])
-        a.delete(k.allocation(p, uuid))
-    a.delete(k.consumer(uuid))
-    a.delete(k.project_use(str(held["project"]), str(held["user"]), uuid))
+    consumer = consumer_from(uuid, held)
+    change = AllocationChange((ConsumerAllocations(consumer, {}),))
+    providers = sorted(held["allocations"])
+    a.get(*[key for p in providers for key in _keys(k, p)])
+    decision = decide(
+        change,
+        {uuid: Held(consumer, held["allocations"])},
+        {p: _snapshot(a, k, p) for p in providers},
+    )
+    assert isinstance(decision, Decision), decision  # freeing can never conflict
+    _write(a, k, change, decision, {uuid: held})
 
 
-# -- deciding ---------------------------------------------------------------------------
+def consumer_from(uuid: str, doc: Mapping[str, Any]) -> Consumer:
+    return Consumer(
+        uuid, str(doc["project"]), str(doc["user"]), int(doc["generation"]), doc.get("type")
+    )
+
+
+# -- reading -----------------------------------------------------------------------------
 
 
 def _keys(k: Keys, provider: str) -> tuple[bytes, bytes, bytes]:
     return k.provider(provider), k.inventory(provider), k.usage(provider)
 
 
-def _generation(held: Mapping[str, Any] | None) -> int | None:
-    return None if held is None else int(held["generation"])
+def _snapshot(a: Attempt, k: Keys, p: str) -> Snapshot | None:
+    doc, inventory, usage = a.docs(*_keys(k, p))
+    if doc is None:
+        return None
+    return Snapshot(
+        int(doc["generation"]),
+        inventories_from(k.inventory(p), inventory),
+        usages_from(k.usage(p), usage),
+    )
 
 
-def _provider_conflict(
-    a: Attempt, k: Keys, allocs: Allocs, expected: Mapping[str, int]
-) -> ClaimConflict | None:
-    for p in sorted(allocs):
-        doc = a.doc(k.provider(p))
+def _require_classes(a: Attempt, k: Keys, change: AllocationChange) -> None:
+    """Custom classes must exist; their keys are then compared on commit."""
+    named = {rc for ca in change.consumers for per in ca.allocations.values() for rc in per}
+    named |= {rc for invs in change.inventories.values() for rc in invs}
+    custom = sorted(filter(is_custom, named))
+    for rc, doc in zip(custom, a.docs(*[k.resource_class(rc) for rc in custom]), strict=True):
         if doc is None:
-            return ClaimConflict(ConflictKind.PROVIDER_GONE, p, detail="no such provider")
-        want = expected.get(p)
-        if want is not None and want != doc["generation"]:
-            return ClaimConflict(
-                ConflictKind.PROVIDER_GENERATION,
-                p,
-                detail=f"generation is {doc['generation']}, not {want}",
-            )
-    return None
+            raise ResourceClassNotFound(rc)
 
 
-def _used_without(
-    a: Attempt, k: Keys, old: Mapping[str, Mapping[str, int]], providers: list[str]
-) -> dict[str, Counter[str]]:
-    """Usage per provider as if the consumer's current allocations were already freed."""
-    used: dict[str, Counter[str]] = {}
-    for p in providers:
-        _, _, usage = a.docs(*_keys(k, p))
-        used[p] = Counter(usages_from(k.usage(p), usage))
-        used[p].subtract(old.get(p, {}))
-    return used
+def _landed(change: AllocationChange, docs: Mapping[str, dict[str, Any] | None]) -> Claimed:
+    return Claimed(
+        tuple(
+            consumer_from(ca.consumer.uuid, d)
+            if (d := docs[ca.consumer.uuid]) is not None
+            else Consumer(ca.consumer.uuid, ca.consumer.project_id, ca.consumer.user_id)
+            for ca in change.consumers
+        )
+    )
 
 
-def _take(
-    a: Attempt, k: Keys, allocs: Allocs, used: dict[str, Counter[str]]
-) -> ClaimConflict | None:
-    """Add each amount to its provider's usage, or say why it does not fit."""
-    for p, per in allocs.items():
-        inventories = inventories_from(k.inventory(p), a.doc(k.inventory(p)))
-        for rc, amount in per.items():
-            inv = inventories.get(rc)
-            if inv is None:
-                return ClaimConflict(ConflictKind.NO_INVENTORY, p, rc, f"no {rc} inventory")
-            problem = inv.amount_problem(amount)
-            if problem:
-                raise InvalidInput(f"Cannot allocate {rc} on {p}: {problem}.")
-            if used[p][rc] + amount > inv.capacity:
-                return ClaimConflict(ConflictKind.CAPACITY, p, rc, f"{amount} {rc} no longer fits")
-            used[p][rc] += amount
-    return None
-
-
-# -- writing ----------------------------------------------------------------------------
+# -- writing -----------------------------------------------------------------------------
 
 
 def _write(
     a: Attempt,
     k: Keys,
-    consumer: Consumer,
-    held: Mapping[str, Any] | None,
-    allocs: Allocs,
-    used: dict[str, Counter[str]],
-) -> Consumer:
-    for p in sorted(used):
-        _stage_provider(a, k, p, used[p])
-    old = held["allocations"] if held is not None else {}
-    for p in sorted(set(old) - set(allocs)):
-        a.delete(k.allocation(p, consumer.uuid))
-    for p, per in allocs.items():
-        a.put(k.allocation(p, consumer.uuid), dict(per))
-    generation = 0 if held is None else int(held["generation"]) + 1
+    change: AllocationChange,
+    decision: Decision,
+    docs: Mapping[str, dict[str, Any] | None],
+) -> None:
+    for p in sorted(decision.touched):
+        a.put(k.usage(p), {rc: n for rc, n in sorted(decision.used[p].items()) if n})
+        doc = a.doc(k.provider(p))
+        if doc is not None:
+            a.put(k.provider(p), bump_doc(a, doc))
+    for p, invs in decision.inventories.items():
+        _stage_inventories(a, k, p, invs)
+    for ca, new in zip(change.consumers, decision.consumers, strict=True):
+        _stage_consumer(a, k, ca, new, docs[ca.consumer.uuid])
+
+
+def _stage_inventories(a: Attempt, k: Keys, p: str, invs: Mapping[str, Any]) -> None:
+    old = inventories_from(k.inventory(p), a.doc(k.inventory(p)))
+    a.put(k.inventory(p), inventories_to(invs))
+    index_users(
+        a,
+        old=[k.class_user(rc, p) for rc in old if is_custom(rc)],
+        new=[k.class_user(rc, p) for rc in invs if is_custom(rc)],
+    )
+
+
+def _stage_consumer(
+    a: Attempt, k: Keys, ca: ConsumerAllocations, new: Consumer, held: dict[str, Any] | None
+) -> None:
+    uuid = new.uuid
+    old: Mapping[str, Any] = held["allocations"] if held is not None else {}
+    for p in sorted(set(old) - set(ca.allocations)):
+        a.delete(k.allocation(p, uuid))
+    if held is not None:
+        # Staged first: a put of the same key below replaces it in the transaction.
+        a.delete(k.project_use(str(held["project"]), str(held["user"]), uuid))
+    if new.generation is None:
+        a.delete(k.consumer(uuid))
+        return
+    for p, per in ca.allocations.items():
+        a.put(k.allocation(p, uuid), dict(per))
     a.put(
-        k.consumer(consumer.uuid),
+        k.consumer(uuid),
         {
-            "project": consumer.project_id,
-            "user": consumer.user_id,
-            "generation": generation,
-            "allocations": {p: dict(per) for p, per in allocs.items()},
+            "project": new.project_id,
+            "user": new.user_id,
+            "type": new.consumer_type,
+            "generation": new.generation,
+            "allocations": {p: dict(per) for p, per in ca.allocations.items()},
             "token": a.token,
         },
     )
-    _stage_project_use(a, k, consumer, held, allocs)
-    return Consumer(consumer.uuid, consumer.project_id, consumer.user_id, generation)
-
-
-def _stage_provider(a: Attempt, k: Keys, p: str, used: Counter[str]) -> None:
-    """New usage for ``p`` and its generation one on (the contract: every change to a
-    provider's allocations bumps it)."""
-    a.put(k.usage(p), {rc: n for rc, n in sorted(used.items()) if n})
-    doc = a.doc(k.provider(p))
-    if doc is not None:
-        a.put(k.provider(p), bump_doc(a, doc))
-
-
-def _stage_project_use(
-    a: Attempt, k: Keys, consumer: Consumer, held: Mapping[str, Any] | None, allocs: Allocs
-) -> None:
-    totals: Counter[str] = Counter()
-    for per in allocs.values():
-        totals.update(per)
-    key = k.project_use(consumer.project_id, consumer.user_id, consumer.uuid)
-    if held is not None:
-        old = k.project_use(str(held["project"]), str(held["user"]), consumer.uuid)
-        if old != key:
-            a.delete(old)  # a resize may move the consumer to another project or user
-    a.put(key, dict(totals))
-
-
-def _consumer(uuid: str, doc: Mapping[str, Any]) -> Consumer:
-    return Consumer(uuid, str(doc["project"]), str(doc["user"]), int(doc["generation"]))
+    totals: dict[str, int] = {}
+    for per in ca.allocations.values():
+        for rc, n in per.items():
+            totals[rc] = totals.get(rc, 0) + n
+    a.put(
+        k.project_use(new.project_id, new.user_id, uuid), {"type": new.consumer_type, "use": totals}
+    )

@@ -33,6 +33,7 @@ __all__ = [
     "delete_name",
     "delete_provider",
     "ensure_name",
+    "index_users",
     "set_aggregates",
     "set_inventories",
     "set_traits",
@@ -139,7 +140,7 @@ def set_inventories(
     refuse_shrink_below_use(uuid, used_doc or {}, inventories)
     old = inventories_from(k.inventory(uuid), old_doc)
     a.put(k.inventory(uuid), inventories_to(inventories))
-    _index_users(
+    index_users(
         a,
         old=[k.class_user(rc, uuid) for rc in old if is_custom(rc)],
         new=[k.class_user(rc, uuid) for rc in inventories if is_custom(rc)],
@@ -154,7 +155,7 @@ def set_traits(a: Attempt, k: Keys, uuid: str, generation: int, traits: list[str
         return done
     assert doc is not None
     _require(a, {k.trait(t): TraitNotFound(t) for t in traits if is_custom(t)})
-    _index_users(
+    index_users(
         a,
         old=[k.trait_user(t, uuid) for t in doc["traits"] if is_custom(t)],
         new=[k.trait_user(t, uuid) for t in traits if is_custom(t)],
@@ -210,7 +211,7 @@ def _require(a: Attempt, wanted: Mapping[bytes, Exception]) -> None:
             raise wanted[key]
 
 
-def _index_users(a: Attempt, old: Iterable[bytes], new: Iterable[bytes]) -> None:
+def index_users(a: Attempt, old: Iterable[bytes], new: Iterable[bytes]) -> None:
     keep = set(new)
     for key in set(old) - keep:
         a.delete(key)

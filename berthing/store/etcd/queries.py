@@ -15,10 +15,10 @@ from berthing.model import (
     ProviderState,
     ResourceClassNotFound,
     TraitNotFound,
+    TypeUsage,
     is_custom,
 )
 from berthing.store.etcd.catalogue import Catalogue
-from berthing.store.etcd.fit import matches
 from berthing.store.etcd.layout import (
     Keys,
     decode,
@@ -29,7 +29,7 @@ from berthing.store.etcd.layout import (
 from berthing.store.etcd.ops import KeyValue
 from berthing.store.etcd.stm import Attempt
 
-__all__ = ["find", "provider_allocations", "states", "totals"]
+__all__ = ["find", "provider_allocations", "states", "type_usages"]
 
 #: Candidates confirmed per read when few are wanted: a dropped one costs no extra trip.
 MIN_BATCH = 8
@@ -88,11 +88,7 @@ def _confirm(
         # A stale catalogue only costs another batch: the snapshot decides.
         size = max(wanted - len(found), MIN_BATCH)
         batch, order = order[:size], order[size:]
-        found += [
-            s
-            for s in states(a, k, batch)
-            if matches(query, s.provider, s.inventories, s.usages, root)
-        ]
+        found += [s for s in states(a, k, batch) if query.matches(s, root)]
     return found[:wanted]
 
 
@@ -114,13 +110,20 @@ def provider_allocations(a: Attempt, k: Keys, uuid: str) -> dict[str, dict[str, 
     return {unquote(kv.key[start:].decode()): _amounts(kv) for kv in a.scan(k.allocations(uuid))}
 
 
-def totals(kvs: Iterable[KeyValue]) -> dict[str, int]:
-    """Amounts per class summed over ``{RC: n}`` documents."""
-    out: dict[str, int] = {}
+def type_usages(kvs: Iterable[KeyValue]) -> list[TypeUsage]:
+    """Consumers and amounts per consumer type, from project index documents.
+
+    Index entries written before consumer types existed hold the amounts alone."""
+    count: dict[str | None, int] = {}
+    amounts: dict[str | None, dict[str, int]] = {}
     for kv in kvs:
-        for rc, n in _amounts(kv).items():
-            out[rc] = out.get(rc, 0) + n
-    return out
+        doc = decode(kv.key, kv.value)
+        ctype, use = (doc.get("type"), doc["use"]) if "use" in doc else (None, doc)
+        count[ctype] = count.get(ctype, 0) + 1
+        per = amounts.setdefault(ctype, {})
+        for rc, n in use.items():
+            per[str(rc)] = per.get(str(rc), 0) + int(n)
+    return [TypeUsage(t, count[t], amounts[t]) for t in sorted(count, key=str)]
 
 
 def _amounts(kv: KeyValue) -> dict[str, int]:

@@ -9,41 +9,19 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import math
-from collections.abc import Mapping
-from typing import Any
 
-from berthing.model import GenerationConflict, InvalidInput, Record
+from berthing.model import GenerationConflict, JSONDoc
 from berthing.store.etcd.kv import KV, WatchEvent
 from berthing.store.etcd.layout import Keys, decode
 from berthing.store.etcd.ops import KeyValue, Range, prefix_end
 from berthing.store.etcd.stm import Attempt
 
-__all__ = ["check_value", "delete", "lease_seconds", "listing", "put", "to_record", "wait_for_put"]
-
-
-def check_value(value: Mapping[str, Any]) -> dict[str, Any]:
-    """A plain JSON-able copy of ``value``, or InvalidInput saying what is wrong."""
-    if not isinstance(value, Mapping):
-        raise InvalidInput(f"A record value must be a mapping, got {type(value).__name__}.")
-    try:
-        copy = json.loads(json.dumps(dict(value)))
-    except (TypeError, ValueError) as exc:
-        raise InvalidInput(
-            f"A record value must be JSON: {exc}.",
-            hint="Use str, int, float, bool, None, " "lists and dicts with string keys.",
-        ) from exc
-    assert isinstance(copy, dict)
-    return copy
+__all__ = ["delete", "lease_seconds", "listing", "put", "to_doc", "wait_for_put"]
 
 
 def lease_seconds(ttl: float) -> int:
     """etcd leases count whole seconds: round up, so a record never expires early."""
-    if isinstance(ttl, bool) or not isinstance(ttl, int | float) or not ttl > 0:
-        raise InvalidInput(f"ttl must be a positive number of seconds, got {ttl!r}.")
-    if not math.isfinite(ttl):
-        raise InvalidInput("ttl must be finite; omit it for a record that never expires.")
     return max(1, math.ceil(ttl))
 
 
@@ -52,7 +30,7 @@ def put(
     k: Keys,
     kind: str,
     key: str,
-    value: dict[str, Any],
+    value: JSONDoc,
     expected: int | None,
     lease: int,
 ) -> int | None:
@@ -78,14 +56,15 @@ def delete(a: Attempt, k: Keys, kind: str, key: str, expected: int | None) -> bo
     return True
 
 
-def to_record(k: Keys, kind: str, kv: KeyValue) -> Record:
+def to_doc(kv: KeyValue) -> tuple[JSONDoc, int]:
+    """The record's document and revision; the envelope's ``token`` is ours, not its."""
     value = decode(kv.key, kv.value).get("value", {})
-    return Record(kind, k.record_key(kind, kv.key), value, kv.mod_revision)
+    return value, kv.mod_revision
 
 
 def listing(
     kv: KV, k: Keys, kind: str, prefix: str, after_revision: int
-) -> tuple[list[Record], int]:
+) -> tuple[list[tuple[str, JSONDoc, int]], int]:
     """Live records under ``prefix`` newer than ``after_revision``, sorted by key, and the
     revision they were read at. Names are not validated on reads (as in SQLite): one
     that no write would accept simply matches nothing."""
@@ -93,7 +72,9 @@ def listing(
         [Range.prefix(k.records(kind, prefix), min_mod_revision=max(after_revision, 0) + 1)],
         "list_records",
     )
-    return [to_record(k, kind, item) for item in found.ranges[0]], found.revision
+    return [
+        (k.record_key(kind, item.key), *to_doc(item)) for item in found.ranges[0]
+    ], found.revision
 
 
 async def wait_for_put(kv: KV, start: bytes, from_revision: int, timeout: float) -> None:

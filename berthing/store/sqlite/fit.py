@@ -15,21 +15,13 @@ every provider with room and sorted them all: O(providers) per query.
 from __future__ import annotations
 
 import math
-import random
 import sqlite3
 import time
 from collections.abc import Mapping
 
 from berthing.model import ProviderQuery
 
-__all__ = ["SHUFFLE_SPAN", "ClassSizes", "FitSql", "build_fit_sql", "seed_start"]
-
-SHUFFLE_SPAN = 2**31
-
-
-def seed_start(seed: int) -> int:
-    """Where in the shuffled order a seeded query starts."""
-    return random.Random(seed).randrange(SHUFFLE_SPAN)
+__all__ = ["ClassSizes", "FitSql", "build_fit_sql"]
 
 
 class FitSql:

@@ -144,7 +144,18 @@ def _v3(db: sqlite3.Connection) -> None:
     _apply(db, _V3)
 
 
-MIGRATIONS = (_v1, _v2, _v3)
+# Placement 1.38 gives every consumer a type (INSTANCE, MIGRATION...); NULL reads as
+# "unknown", which is what Placement reports for consumers written before it.
+_V4 = """
+ALTER TABLE consumers ADD COLUMN consumer_type TEXT;
+"""
+
+
+def _v4(db: sqlite3.Connection) -> None:
+    _apply(db, _V4)
+
+
+MIGRATIONS = (_v1, _v2, _v3, _v4)
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

@@ -3,20 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field, fields
-from enum import StrEnum
-from typing import Any
+from dataclasses import dataclass, field
 
-from berthing.model import InvalidInput, new_uuid, validate_amount, validate_trait_sets
+from berthing.model.errors import InvalidInput
+from berthing.model.inventory import validate_amount
+from berthing.model.names import validate_trait_sets
+from berthing.model.provider import new_uuid
 
-__all__ = ["GroupPolicy", "RequestSpec", "spec_from_dict", "spec_to_dict"]
+__all__ = ["MAX_INSTANCES", "RequestSpec"]
 
-
-class GroupPolicy(StrEnum):
-    AFFINITY = "affinity"
-    ANTI_AFFINITY = "anti-affinity"
-    SOFT_AFFINITY = "soft-affinity"
-    SOFT_ANTI_AFFINITY = "soft-anti-affinity"
+MAX_INSTANCES = 1000
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,8 +47,10 @@ class RequestSpec:
         for rc, amount in {**self.resources, **self.shared_resources}.items():
             validate_amount(rc, amount)
         validate_trait_sets(self.required_traits, self.forbidden_traits)
-        if not 1 <= self.num_instances <= 1000:
-            raise InvalidInput(f"num_instances must be 1 to 1000, got {self.num_instances}.")
+        if not 1 <= self.num_instances <= MAX_INSTANCES:
+            raise InvalidInput(
+                f"num_instances must be 1 to {MAX_INSTANCES}, got {self.num_instances}."
+            )
         if self.instance_uuids and len(self.instance_uuids) != self.num_instances:
             raise InvalidInput(
                 f"{len(self.instance_uuids)} instance uuids for {self.num_instances} instances."
@@ -61,43 +59,3 @@ class RequestSpec:
     def uuids(self) -> tuple[str, ...]:
         """The instances' uuids (consumers), made up if the caller gave none."""
         return self.instance_uuids or tuple(new_uuid() for _ in range(self.num_instances))
-
-
-def spec_to_dict(spec: RequestSpec) -> dict[str, Any]:
-    """A JSON-ready form, for build requests kept in the store."""
-    out: dict[str, Any] = {}
-    for f in fields(spec):
-        value = getattr(spec, f.name)
-        if isinstance(value, frozenset):
-            value = sorted(value)
-        elif f.name == "member_of":
-            value = [sorted(g) for g in value]
-        elif isinstance(value, tuple):
-            value = list(value)
-        elif isinstance(value, Mapping):
-            value = dict(value)
-        out[f.name] = value
-    return out
-
-
-def spec_from_dict(data: Mapping[str, Any]) -> RequestSpec:
-    known = {f.name: f for f in fields(RequestSpec)}
-    unknown = set(data) - set(known)
-    if unknown:
-        raise InvalidInput(f"Unknown request field(s): {', '.join(sorted(unknown))}.")
-    kwargs: dict[str, Any] = {}
-    for name, value in data.items():
-        if name == "member_of":
-            value = tuple(frozenset(g) for g in value)
-        elif name in (
-            "required_traits",
-            "forbidden_traits",
-            "ignore_hosts",
-            "same_host",
-            "different_host",
-        ):
-            value = frozenset(value)
-        elif name == "instance_uuids":
-            value = tuple(value)
-        kwargs[name] = value
-    return RequestSpec(**kwargs)

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import time
 
-from berthing.agent.agent import INSTANCE, Agent, Builder
-from berthing.agent.host import HostDescription
+from berthing.agent import Agent, Builder, HostDescription
+from berthing.model import Instance
 from berthing.store import Store
 
 __all__ = ["Fleet"]
@@ -42,7 +42,7 @@ class Fleet:
 
     def poll(self, timeout: float = 0.1) -> int:
         """Handle every instance record written since the last poll."""
-        records = self.store.watch_records(INSTANCE, "", self.revision, timeout)
+        records = self.store.watch_records(Instance, "", self.revision, timeout)
         touched: dict[str, Agent] = {}
         for rec in records:
             self.revision = max(self.revision, rec.revision)
