@@ -66,7 +66,7 @@ from berthing.model.names import (
     validate_trait,
     validate_trait_sets,
 )
-from berthing.model.provider import Provider, ProviderState, new_uuid, validate_uuid
+from berthing.model.provider import Provider, ProviderState, StoreShape, new_uuid, validate_uuid
 from berthing.model.query import ProviderQuery
 from berthing.model.record import (
     JSONDoc,
@@ -125,6 +125,7 @@ __all__ = [
     "ServerGroup",
     "StoreCorrupt",
     "StoreError",
+    "StoreShape",
     "StoreUnavailable",
     "TraitNotFound",
     "TypeUsage",

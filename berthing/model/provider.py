@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from berthing.model.errors import InvalidInput
 from berthing.model.inventory import Inventory
 
-__all__ = ["Provider", "ProviderState", "new_uuid", "validate_uuid"]
+__all__ = ["Provider", "ProviderState", "StoreShape", "new_uuid", "validate_uuid"]
 
 
 def new_uuid() -> str:
@@ -62,3 +62,15 @@ class ProviderState:
             if inv is None or not inv.fits(self.usages.get(rc, 0), amount):
                 return False
         return True
+
+
+@dataclass(frozen=True, slots=True)
+class StoreShape:
+    """Which kinds of provider exist at all. In a cloud of lone providers (no trees, no
+    sharing) every candidate is one provider, and the candidate engine answers with
+    one query; otherwise it looks at whole trees and their sharing providers."""
+
+    nested: bool
+    """Some provider has a parent."""
+    sharing: bool
+    """Some provider has the MISC_SHARES_VIA_AGGREGATE trait."""

@@ -47,6 +47,7 @@ from berthing.model import (
     Provider,
     ProviderQuery,
     ProviderState,
+    StoreShape,
     TypeUsage,
     is_custom,
     new_uuid,
@@ -138,6 +139,12 @@ class ResourceStore(ABC):
         """Replace all aggregate memberships under a generation check."""
         aggs = sorted({validate_uuid(a, "aggregate uuid") for a in aggregates})
         return self._set_aggregates(uuid, generation, aggs)
+
+    @abstractmethod
+    def shape(self) -> StoreShape:
+        """Whether any provider has a parent, and whether any shares via aggregate; as
+        current as ``find_providers`` (a store sees its own writes). Cheap: asked once
+        per candidate request."""
 
     @abstractmethod
     def find_providers(self, query: ProviderQuery) -> list[ProviderState]:

@@ -19,6 +19,7 @@ from berthing.model import (
     ProviderQuery,
     ProviderState,
     ResourceClassNotFound,
+    StoreShape,
     TraitNotFound,
     new_uuid,
     totals,
@@ -229,6 +230,34 @@ def test_find_by_traits(store: Store) -> None:
         store.find_providers(q(required_traits=frozenset({"CUSTOM_UNKNOWN"})))
     with pytest.raises(ResourceClassNotFound):
         store.find_providers(q({"CUSTOM_UNKNOWN": 1}))
+
+
+def test_find_with_any_of_traits_and_forbidden_aggregates(store: Store) -> None:
+    host(store, "avx", traits=["HW_CPU_X86_AVX"], aggregates=[AGG_A])
+    host(store, "avx2", traits=["HW_CPU_X86_AVX2"], aggregates=[AGG_B])
+    host(store, "sse", traits=["HW_CPU_X86_SSE42"])
+    avx_any = (frozenset({"HW_CPU_X86_AVX", "HW_CPU_X86_AVX2"}),)
+    assert names(store.find_providers(ProviderQuery(any_traits=avx_any))) == {"avx", "avx2"}
+    not_a = ProviderQuery(any_traits=avx_any, forbidden_aggregates=frozenset({AGG_A}))
+    assert names(store.find_providers(not_a)) == {"avx2"}
+    assert names(
+        store.find_providers(ProviderQuery(forbidden_aggregates=frozenset({AGG_A, AGG_B})))
+    ) == {"sse"}
+    with pytest.raises(TraitNotFound):
+        store.find_providers(ProviderQuery(any_traits=(frozenset({"CUSTOM_NOPE"}),)))
+
+
+def test_find_whole_trees_by_root_and_shape(store: Store) -> None:
+    assert store.shape() == StoreShape(nested=False, sharing=False)
+    a = host(store, "a")
+    host(store, "a-nic", {"NET_BW_EGR_KILOBIT_PER_SEC": Inventory(10000)}, parent=a.uuid)
+    b = host(store, "b")
+    host(store, "c")
+    assert store.shape() == StoreShape(nested=True, sharing=False)
+    trees = store.find_providers(ProviderQuery(roots=frozenset({a.uuid, b.uuid})))
+    assert names(trees) == {"a", "a-nic", "b"}
+    host(store, "pool", {"DISK_GB": Inventory(1000)}, traits=["MISC_SHARES_VIA_AGGREGATE"])
+    assert store.shape() == StoreShape(nested=True, sharing=True)
 
 
 def test_find_by_aggregates(store: Store) -> None:

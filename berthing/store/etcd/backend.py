@@ -28,6 +28,7 @@ from berthing.model import (
     ProviderState,
     ResourceClassNotFound,
     StoreCorrupt,
+    StoreShape,
     TraitNotFound,
     TypeUsage,
     validate_record_name,
@@ -166,10 +167,18 @@ class EtcdStore(Store):
             lambda a: providers.set_aggregates(a, self._keys, uuid, generation, aggregates),
         )
 
-    def find_providers(self, query: ProviderQuery) -> list[ProviderState]:
+    def shape(self) -> StoreShape:
+        self._catch_up()
+        return self._catalogue.shape()
+
+    def _catch_up(self) -> None:
+        """Read your own writes: wait until the catalogue has applied this store's last."""
         with self._written_lock:
             written = self._written
-        self._catalogue.catch_up(written)  # read your own writes
+        self._catalogue.catch_up(written)
+
+    def find_providers(self, query: ProviderQuery) -> list[ProviderState]:
+        self._catch_up()
         return self._run(
             "find_providers", lambda a: queries.find(a, self._keys, self._catalogue, query)
         )

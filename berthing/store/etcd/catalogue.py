@@ -25,11 +25,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from berthing.model import (
+    SHARING_TRAIT,
     BerthingError,
     Inventory,
     Provider,
     ProviderQuery,
     ProviderState,
+    StoreShape,
     StoreUnavailable,
 )
 from berthing.store.etcd.kv import KV, Compacted, WatchEvent
@@ -73,6 +75,9 @@ class Catalogue:
         self._usages: dict[str, dict[str, int]] = {}
         self._classes: set[str] = set()
         self._traits: set[str] = set()
+        # Counted as they change, so that shape() costs nothing per query.
+        self._nested: set[str] = set()
+        self._sharing: set[str] = set()
         self.applied = 0
         #: Full lists done: one at start, then one per compaction or stuck watch.
         self.relists = 0
@@ -122,6 +127,10 @@ class Catalogue:
         with self._cond:
             return name in self._traits
 
+    def shape(self) -> StoreShape:
+        with self._cond:
+            return StoreShape(bool(self._nested), bool(self._sharing))
+
     def candidates(
         self, query: ProviderQuery, tree_root: str | None, enough: int | None = None
     ) -> list[str]:
@@ -170,6 +179,8 @@ class Catalogue:
             self._usages.clear()
             self._classes.clear()
             self._traits.clear()
+            self._nested.clear()
+            self._sharing.clear()
             for kv in kvs:
                 self._apply(WatchEvent("put", kv))
             self.applied = revision
@@ -224,6 +235,8 @@ class Catalogue:
             if ident not in self._providers:  # an update keeps its fixed rank
                 bisect.insort(self._ranked, (entry.shuffle, ident))
             self._providers[ident] = entry
+            _mark(self._nested, ident, provider.parent_uuid is not None)
+            _mark(self._sharing, ident, SHARING_TRAIT in provider.traits)
         elif kind == "inventories":
             self._inventories[ident] = inventories_from(kv.key, doc)
         elif kind == "usages":
@@ -236,6 +249,8 @@ class Catalogue:
     def _forget(self, kind: str, ident: str) -> None:
         if kind == "providers":
             gone = self._providers.pop(ident, None)
+            self._nested.discard(ident)
+            self._sharing.discard(ident)
             if gone is not None:
                 del self._ranked[bisect.bisect_left(self._ranked, (gone.shuffle, ident))]
         elif kind == "inventories":
@@ -246,3 +261,10 @@ class Catalogue:
             self._classes.discard(ident)
         elif kind == "traits":
             self._traits.discard(ident)
+
+
+def _mark(marked: set[str], ident: str, on: bool) -> None:
+    if on:
+        marked.add(ident)
+    else:
+        marked.discard(ident)

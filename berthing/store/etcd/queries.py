@@ -98,7 +98,7 @@ def _check_names(a: Attempt, k: Keys, catalogue: Catalogue, query: ProviderQuery
     for rc in sorted(query.resources):
         if is_custom(rc) and not catalogue.has_class(rc) and a.doc(k.resource_class(rc)) is None:
             raise ResourceClassNotFound(rc)
-    for t in sorted(query.required_traits | query.forbidden_traits):
+    for t in sorted(query.trait_names):
         if is_custom(t) and not catalogue.has_trait(t) and a.doc(k.trait(t)) is None:
             raise TraitNotFound(t)
 

@@ -17,6 +17,7 @@ from berthing.model import (
     Provider,
     ProviderQuery,
     ProviderState,
+    StoreShape,
     TypeUsage,
 )
 from berthing.store.base import Store
@@ -88,6 +89,10 @@ class SqliteStore(Store):
     def _set_aggregates(self, uuid: str, generation: int, aggregates: list[str]) -> Provider:
         with self._db.write() as db:
             return providers.set_aggregates(db, uuid, generation, aggregates)
+
+    def shape(self) -> StoreShape:
+        with self._db.read() as db:
+            return providers.shape(db)
 
     def find_providers(self, query: ProviderQuery) -> list[ProviderState]:
         with self._db.read() as db:

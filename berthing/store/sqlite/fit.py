@@ -129,6 +129,13 @@ def _add_filters(
             f" AND t.trait_id IN ({_marks(len(ids))}))"
         )
         fit.where_params += ids
+    for group in query.any_traits:
+        ids = [trait_ids[t] for t in sorted(group)]
+        fit.where.append(
+            f"EXISTS (SELECT 1 FROM provider_traits t WHERE t.provider_id = {fit.key}"
+            f" AND t.trait_id IN ({_marks(len(ids))}))"
+        )
+        fit.where_params += ids
     for group in query.member_of:
         aggs = sorted(group)
         fit.where.append(
@@ -136,6 +143,19 @@ def _add_filters(
             f" AND a.aggregate IN ({_marks(len(aggs))}))"
         )
         fit.where_params += aggs
+    if query.forbidden_aggregates:
+        aggs = sorted(query.forbidden_aggregates)
+        fit.where.append(
+            f"NOT EXISTS (SELECT 1 FROM provider_aggregates a WHERE a.provider_id = {fit.key}"
+            f" AND a.aggregate IN ({_marks(len(aggs))}))"
+        )
+        fit.where_params += aggs
+    if query.roots is not None:
+        roots = sorted(query.roots)
+        fit.where.append(
+            f"p.root_id IN (SELECT r.id FROM providers r WHERE r.uuid IN ({_marks(len(roots))}))"
+        )
+        fit.where_params += roots
     if tree_root_id is not None:
         fit.where.append("p.root_id = ?")
         fit.where_params.append(tree_root_id)

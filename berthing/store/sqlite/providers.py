@@ -8,6 +8,7 @@ import sqlite3
 from collections.abc import Iterable, Mapping, Sequence
 
 from berthing.model import (
+    SHARING_TRAIT,
     DuplicateName,
     GenerationConflict,
     InUse,
@@ -18,6 +19,7 @@ from berthing.model import (
     ProviderQuery,
     ProviderState,
     ResourceClassNotFound,
+    StoreShape,
     TraitNotFound,
     refuse_shrink_below_use,
 )
@@ -38,6 +40,7 @@ __all__ = [
     "set_aggregates",
     "set_inventories",
     "set_traits",
+    "shape",
 ]
 
 #: The table of each kind of custom name, and its "not found" error.
@@ -240,9 +243,19 @@ def set_aggregates(
 # -- reads ---------------------------------------------------------------------------
 
 
+def shape(db: sqlite3.Connection) -> StoreShape:
+    nested, sharing = db.execute(
+        "SELECT EXISTS (SELECT 1 FROM providers WHERE parent_id IS NOT NULL),"
+        " EXISTS (SELECT 1 FROM provider_traits pt JOIN traits t ON t.id = pt.trait_id"
+        " WHERE t.name = ?)",
+        (SHARING_TRAIT,),
+    ).fetchone()
+    return StoreShape(bool(nested), bool(sharing))
+
+
 def find(db: sqlite3.Connection, query: ProviderQuery, sizes: ClassSizes) -> list[ProviderState]:
     ids = rc_ids(db, query.resources)
-    trait_ids = name_ids(db, "trait", query.required_traits | query.forbidden_traits)
+    trait_ids = name_ids(db, "trait", query.trait_names)
     root = None
     if query.in_tree is not None:
         row = db.execute(
@@ -263,6 +276,7 @@ def _driver(
     """The requested class to walk first, or None where SQLite plans better alone: a
     name, uuid or tree narrows the query to a few providers through their indexes."""
     narrow = query.name is not None or query.uuids is not None or query.in_tree is not None
+    narrow = narrow or query.roots is not None
     if not ids or narrow:
         return None
     return sizes.rarest(db, ids)
