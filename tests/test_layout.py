@@ -56,10 +56,11 @@ LAYER = {
     "runtime": 1,
     "devtools": 1,
     "store": 2,
-    "scheduler": 3,
-    "agent": 4,
-    "conductor": 4,
-    "sim": 5,
+    "engine": 3,
+    "scheduler": 4,
+    "agent": 5,
+    "conductor": 5,
+    "sim": 6,
     "cli": 9,
 }
 

@@ -15,6 +15,13 @@ from berthing.model.build import (
     InstanceStep,
     PlannedInstance,
 )
+from berthing.model.candidates import (
+    Candidate,
+    CandidateRequest,
+    CandidateResult,
+    Isolation,
+    RequestGroup,
+)
 from berthing.model.claim import (
     AllocationChange,
     ClaimConflict,
@@ -89,6 +96,9 @@ __all__ = [
     "BerthingError",
     "BuildRequest",
     "BuildState",
+    "Candidate",
+    "CandidateRequest",
+    "CandidateResult",
     "ClaimConflict",
     "ClaimResult",
     "Claimed",
@@ -111,6 +121,7 @@ __all__ = [
     "InstanceStep",
     "InvalidInput",
     "Inventory",
+    "Isolation",
     "JSONDoc",
     "NotFound",
     "PlannedInstance",
@@ -120,6 +131,7 @@ __all__ = [
     "ProviderState",
     "Record",
     "RecordValue",
+    "RequestGroup",
     "RequestSpec",
     "ResourceClassNotFound",
     "ServerGroup",

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from berthing.model.candidates import Isolation, RequestGroup
 from berthing.model.errors import InvalidInput
 from berthing.model.inventory import validate_amount
 from berthing.model.names import validate_trait_sets
@@ -19,10 +20,14 @@ MAX_INSTANCES = 1000
 class RequestSpec:
     """One boot request for ``num_instances`` identical instances (all or nothing).
 
-    ``resources`` are taken from the chosen host itself; ``shared_resources`` from a
-    sharing provider (trait MISC_SHARES_VIA_AGGREGATE) in one of the host's aggregates,
-    e.g. DISK_GB from a shared storage pool. A bare-metal request asks for one unit of
-    the node's custom class (``{"CUSTOM_BAREMETAL_GOLD": 1}``) and takes the node whole.
+    ``resources`` are Placement's unsuffixed group: taken from the host's tree (the
+    host, or its child providers: NUMA nodes, GPUs, NICs) or a sharing provider next to
+    it. ``shared_resources`` must come from a sharing provider (trait
+    MISC_SHARES_VIA_AGGREGATE) in one of the host's aggregates, e.g. DISK_GB from a
+    shared storage pool. ``groups`` are further suffixed groups, each served by one
+    provider (a VGPU from one GPU, bandwidth from one NIC), kept apart with
+    ``isolation``. A bare-metal request asks for one unit of the node's custom class
+    (``{"CUSTOM_BAREMETAL_GOLD": 1}``) and takes the node whole.
     """
 
     resources: Mapping[str, int]
@@ -40,6 +45,8 @@ class RequestSpec:
     force_host: str | None = None
     same_host: frozenset[str] = frozenset()
     different_host: frozenset[str] = frozenset()
+    groups: tuple[RequestGroup, ...] = ()
+    isolation: Isolation = Isolation.NONE
 
     def __post_init__(self) -> None:
         if not self.resources:
@@ -51,6 +58,8 @@ class RequestSpec:
             raise InvalidInput(
                 f"num_instances must be 1 to {MAX_INSTANCES}, got {self.num_instances}."
             )
+        if any(g.unsuffixed for g in self.groups):
+            raise InvalidInput("Extra request groups need a suffix; use resources for the rest.")
         if self.instance_uuids and len(self.instance_uuids) != self.num_instances:
             raise InvalidInput(
                 f"{len(self.instance_uuids)} instance uuids for {self.num_instances} instances."

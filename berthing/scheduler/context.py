@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass, field
 
-from berthing.model import HostStats, ProviderState, Record, RequestSpec, ServerGroup
+from berthing.model import HostStats, Record, RequestSpec, ServerGroup
 from berthing.scheduler.config import SchedulerConfig
 
 __all__ = ["Context"]
@@ -26,8 +26,8 @@ class Context:
     stats: dict[str, HostStats] = field(default_factory=dict)
     placed: Counter[str] = field(default_factory=Counter)
     """Hosts chosen earlier in this same multi-instance request."""
-    pools: dict[str, list[ProviderState]] = field(default_factory=dict)
-    """aggregate uuid -> sharing providers in it with room for ``shared_resources``."""
+    roots: frozenset[str] | None = None
+    """The only hosts the request may go to (forced, hard affinity, same_host)."""
 
     def group_count(self, host_uuid: str) -> int:
         """Members of the request's group on ``host_uuid``, this request's included."""
@@ -40,9 +40,3 @@ class Context:
 
     def host_stats(self, host_uuid: str) -> HostStats:
         return self.stats.get(host_uuid) or _NO_STATS
-
-    def pool_for(self, host: ProviderState) -> ProviderState | None:
-        for agg in sorted(host.provider.aggregates):
-            for pool in self.pools.get(agg, ()):
-                return pool
-        return None

@@ -1,6 +1,6 @@
 """Answers to "why did this not fit?".
 
-When the store returns no candidate, each constraint of the query is asked on its
+When the engine finds no candidate, each constraint of the request is asked on its
 own, so the answer names the constraint that no provider meets. When candidates came
 back but none was placed, the filters' rejection counts and the lost races say why.
 """
@@ -10,10 +10,16 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import replace
 
-from berthing.model import BerthingError, ProviderQuery
-from berthing.store import Store
+from berthing.engine import ProviderSource, find_candidates
+from berthing.model import (
+    SHARING_TRAIT,
+    BerthingError,
+    CandidateRequest,
+    ProviderQuery,
+    RequestGroup,
+)
 
-__all__ = ["NoValidHost", "explain_empty_query"]
+__all__ = ["NoValidHost", "describe_rejections", "explain_empty"]
 
 
 class NoValidHost(BerthingError):
@@ -31,34 +37,46 @@ class NoValidHost(BerthingError):
         )
 
 
-def _exists(store: Store, query: ProviderQuery) -> bool:
-    return bool(store.find_providers(replace(query, limit=1, seed=0)))
+def _exists(source: ProviderSource, query: ProviderQuery) -> bool:
+    return bool(source.find_providers(replace(query, limit=1, seed=0)))
 
 
-def explain_empty_query(store: Store, query: ProviderQuery) -> list[str]:
-    """Name each constraint that, on its own, no provider meets."""
-    bare = ProviderQuery(forbidden_traits=query.forbidden_traits)
+def _who(group: RequestGroup) -> str:
+    return "sharing provider" if SHARING_TRAIT in group.required else "enabled provider"
+
+
+def _group_reasons(
+    source: ProviderSource, group: RequestGroup, enabled: ProviderQuery
+) -> list[str]:
+    """The constraints of one group that no provider meets even alone."""
+    base = replace(enabled, required_traits=group.required & {SHARING_TRAIT})
     reasons = []
-    for rc, amount in sorted(query.resources.items()):
-        if not _exists(store, replace(bare, resources={rc: amount})):
-            reasons.append(f"no enabled provider has {amount} {rc} free")
-    for trait in sorted(query.required_traits):
-        if not _exists(store, replace(bare, required_traits=frozenset({trait}))):
-            reasons.append(f"no enabled provider has trait {trait}")
-    for group in query.member_of:
-        if not _exists(store, replace(bare, member_of=(group,))):
-            reasons.append(f"no enabled provider in aggregate(s) {', '.join(sorted(group))}")
-    if query.name is not None and not _exists(store, ProviderQuery(name=query.name)):
-        reasons.append(f"no provider named {query.name}")
-    if query.uuids is not None and not _exists(
-        store, replace(query, member_of=(), required_traits=frozenset())
+    for rc, amount in sorted(group.resources.items()):
+        if not _exists(source, replace(base, resources={rc: amount})):
+            reasons.append(f"no {_who(group)} has {amount} {rc} free")
+    for trait in sorted(group.required - {SHARING_TRAIT}):
+        if not _exists(source, replace(base, required_traits=base.required_traits | {trait})):
+            reasons.append(f"no {_who(group)} has trait {trait}")
+    for aggs in group.member_of:
+        if not _exists(source, replace(base, member_of=(aggs,))):
+            reasons.append(f"no {_who(group)} in aggregate(s) {', '.join(sorted(aggs))}")
+    return reasons
+
+
+def explain_empty(source: ProviderSource, request: CandidateRequest) -> list[str]:
+    """Name each constraint that, on its own, no provider meets."""
+    enabled = ProviderQuery(forbidden_traits=request.root_forbidden)
+    reasons = [r for g in request.groups for r in _group_reasons(source, g, enabled)]
+    if (
+        request.roots is not None
+        and find_candidates(source, replace(request, roots=None, limit=1)).candidates
     ):
         reasons.append(
-            f"the {len(query.uuids)} host(s) the request is pinned to (hard affinity or "
-            "same_host) lack the room"
+            f"the {len(request.roots)} host(s) the request is pinned to (forced, hard "
+            "affinity or same_host) lack the room"
         )
     if not reasons:
-        reasons.append("each constraint is met somewhere, but no provider meets all at once")
+        reasons.append("each constraint is met somewhere, but no host meets all at once")
     return reasons
 
 

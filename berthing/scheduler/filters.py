@@ -86,11 +86,3 @@ def io_ops(host: ProviderState, ctx: Context) -> Reason | None:
     if ctx.host_stats(host.provider.uuid).io_ops >= ctx.config.max_io_ops_per_host:
         return Reason.MAX_IO_OPS
     return None
-
-
-@_register("shared_pool")
-def shared_pool(host: ProviderState, ctx: Context) -> Reason | None:
-    """A request for shared resources needs a sharing provider with room next to the host."""
-    if ctx.spec.shared_resources and ctx.pool_for(host) is None:
-        return Reason.NO_SHARED_POOL
-    return None

@@ -17,6 +17,8 @@ from dataclasses import dataclass, field
 from berthing.model import (
     DISABLED_TRAIT,
     SHARING_TRAIT,
+    Candidate,
+    CandidateRequest,
     Consumer,
     ConsumerNotFound,
     Destination,
@@ -25,6 +27,7 @@ from berthing.model import (
     InvalidInput,
     ProviderQuery,
     ProviderState,
+    RequestGroup,
     RequestSpec,
 )
 from berthing.scheduler import groups
@@ -32,13 +35,16 @@ from berthing.scheduler.candidates import CandidateSource
 from berthing.scheduler.claims import Claim, ClaimStrategy
 from berthing.scheduler.config import SchedulerConfig
 from berthing.scheduler.context import Context
-from berthing.scheduler.explain import NoValidHost, describe_rejections, explain_empty_query
+from berthing.scheduler.explain import NoValidHost, describe_rejections, explain_empty
 from berthing.scheduler.metrics import SchedulerMetrics
 from berthing.scheduler.stack import build_stack
 from berthing.scheduler.weighers import weigh
 from berthing.store import Store
 
-__all__ = ["Scheduler", "Selection"]
+__all__ = ["SHARED_GROUP", "Scheduler", "Selection"]
+
+#: The request group of ``RequestSpec.shared_resources``: one sharing provider serves it.
+SHARED_GROUP = "_SHARED"
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,6 +57,18 @@ class Selection:
     destination: Destination
     alternates: tuple[Destination, ...] = ()
     claimed: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class _Option:
+    """A candidate and its host (the root of its tree), which filters and weighers see."""
+
+    candidate: Candidate
+    host: ProviderState
+
+    def destination(self) -> Destination:
+        p = self.host.provider
+        return Destination(p.uuid, p.name, self.candidate.allocations)
 
 
 @dataclass
@@ -139,19 +157,19 @@ class Scheduler:
         while attempts.count < self.config.max_attempts:
             # Ask the source (never a cache of our own) for providers that fit right now.
             ranked = self._rank(ctx, attempts)
-            for i, host in enumerate(ranked):
+            for i, option in enumerate(ranked):
                 attempts.count += 1
                 self.metrics.retries += attempts.count > 1
-                dest = self._destination(host, ctx)
+                dest = option.destination()
                 claim = self.stack.claims.claim(consumer, dest, ctx)
                 if claim is not None:
                     alternates = ranked[i + 1 : i + 1 + self.config.max_alternates]
-                    others = tuple(self._destination(h, ctx) for h in alternates)
+                    others = tuple(o.destination() for o in alternates)
                     return Selection(claim.consumer, dest, others, claim.claimed)
                 # Lost a race: the next candidate is as good a guess and costs one claim.
                 self.metrics.conflicts += 1
                 attempts.conflicts += 1
-                attempts.tried.add(host.provider.uuid)
+                attempts.tried.add(option.host.provider.uuid)
                 if attempts.count >= self.config.max_attempts:
                     raise self._no_valid_host(attempts)
             if not ranked:
@@ -170,82 +188,94 @@ class Scheduler:
             ctx.group = groups.load_group(self.store, spec.server_group)
         ctx.same_hosts = self._hosts_of(spec.same_host, "same_host")
         ctx.different_hosts = self._hosts_of(spec.different_host, "different_host")
+        ctx.roots = self._pinned_hosts(ctx)
         return ctx
 
-    def _query(self, ctx: Context) -> ProviderQuery:
+    def _pinned_hosts(self, ctx: Context) -> frozenset[str] | None:
+        """Hosts the request can only go to (forced, hard affinity, same_host), asked
+        for by uuid: the limited random slice a query returns in a large cloud would
+        rarely hold them."""
+        pinned = _pinned_hosts(ctx)
+        if ctx.spec.force_host is None:
+            return pinned
+        named = self.store.find_providers(ProviderQuery(name=ctx.spec.force_host))
+        if not named:
+            why = [f"no provider named {ctx.spec.force_host}"]
+            raise NoValidHost("the forced host does not exist", why)
+        forced = frozenset({named[0].provider.uuid})
+        return forced if pinned is None else pinned & forced
+
+    def _request(self, ctx: Context) -> CandidateRequest:
+        """The spec as request groups: the host's resources (its tree or a sharing
+        provider may serve them), a pool's disk, any suffixed groups (a child's GPU)."""
         spec = ctx.spec
         member_of = spec.member_of
         if ctx.zone is not None:  # a zone is an aggregate, as Nova maps them for Placement
             member_of = (*member_of, frozenset({ctx.zone}))
-        return ProviderQuery(
+        host = RequestGroup(
             resources=spec.resources,
-            required_traits=spec.required_traits,
-            # Hosts marked down or disabled carry this trait; the query drops them.
-            forbidden_traits=spec.forbidden_traits | {DISABLED_TRAIT},
+            required=spec.required_traits,
+            forbidden=spec.forbidden_traits,
             member_of=member_of,
-            name=spec.force_host,
-            uuids=_pinned_hosts(ctx),
+        )
+        groups = [host, *spec.groups]
+        if spec.shared_resources:
+            need = frozenset({SHARING_TRAIT})
+            groups.append(RequestGroup(SHARED_GROUP, spec.shared_resources, required=need))
+        return CandidateRequest(
+            tuple(groups),
+            isolation=spec.isolation,
+            # Hosts marked down or disabled carry this trait on their root, as in Nova.
+            root_forbidden=frozenset({DISABLED_TRAIT}),
+            roots=ctx.roots,
             limit=self.config.candidate_limit,
             seed=self.rng.randrange(2**31),
         )
 
-    def _rank(self, ctx: Context, attempts: _Attempts) -> list[ProviderState]:
-        """Query, filter and weigh; the best ``subset`` are shuffled so that parallel
+    def _rank(self, ctx: Context, attempts: _Attempts) -> list[_Option]:
+        """Find, filter and weigh; the best ``subset`` are shuffled so that parallel
         schedulers facing the same cloud do not all pick the same host."""
-        query = self._query(ctx)
-        found = [h for h in self.stack.source.find(query) if h.provider.uuid not in attempts.tried]
+        request = self._request(ctx)
+        result = self.stack.source.find(request)
+        found = [
+            _Option(c, result.providers[c.root])
+            for c in result.candidates
+            if c.root not in attempts.tried
+        ]
         if not found and not attempts.candidates:
-            raise NoValidHost(
-                "the store has no provider that fits", explain_empty_query(self.store, query)
-            )
+            reasons = explain_empty(self.store, request)
+            raise NoValidHost("the store has no provider that fits", reasons)
         attempts.candidates += len(found)
-        self._load_pools(ctx)
-        self._load_stats(ctx, found)
+        self._load_stats(ctx, [o.host for o in found])
         passed = self._filter(found, ctx, attempts.rejections)
         if not passed:
             return []
-        weights = weigh(passed, ctx, self.stack.weighers)
-        ranked = [h for _, h in sorted(zip(weights, passed, strict=True), key=lambda p: -p[0])]
+        weights = weigh([o.host for o in passed], ctx, self.stack.weighers)
+        ranked = [o for _, o in sorted(zip(weights, passed, strict=True), key=lambda p: -p[0])]
         top = ranked[: self.stack.subset]
         self.rng.shuffle(top)
         return top + ranked[self.stack.subset :]
 
     def _filter(
-        self, hosts: list[ProviderState], ctx: Context, rejections: Counter[str]
-    ) -> list[ProviderState]:
+        self, options: list[_Option], ctx: Context, rejections: Counter[str]
+    ) -> list[_Option]:
         passed = []
-        for host in hosts:
+        for option in options:
             for _, check in self.stack.filters:
-                reason = check(host, ctx)
+                reason = check(option.host, ctx)
                 if reason is not None:
                     rejections[reason] += 1
                     self.metrics.rejections[reason] += 1
                     break
             else:
-                passed.append(host)
+                passed.append(option)
         return passed
-
-    def _destination(self, host: ProviderState, ctx: Context) -> Destination:
-        allocations = {host.provider.uuid: dict(ctx.spec.resources)}
-        pool = ctx.pool_for(host) if ctx.spec.shared_resources else None
-        if pool is not None:
-            allocations[pool.provider.uuid] = dict(ctx.spec.shared_resources)
-        return Destination(host.provider.uuid, host.provider.name, allocations)
 
     # -- helpers ---------------------------------------------------------------------
 
     def _load_stats(self, ctx: Context, hosts: list[ProviderState]) -> None:
         records = self.store.get_records(HostStats, [h.provider.uuid for h in hosts])
         ctx.stats = {k: r.value for k, r in records.items()}
-
-    def _load_pools(self, ctx: Context) -> None:
-        if not ctx.spec.shared_resources:
-            return
-        query = ProviderQuery(ctx.spec.shared_resources, required_traits=frozenset({SHARING_TRAIT}))
-        ctx.pools = {}
-        for pool in self.store.find_providers(query):
-            for agg in pool.provider.aggregates:
-                ctx.pools.setdefault(agg, []).append(pool)
 
     def _hosts_of(self, instances: frozenset[str], hint: str) -> frozenset[str]:
         hosts: set[str] = set()
@@ -262,8 +292,7 @@ class Scheduler:
 
 
 def _pinned_hosts(ctx: Context) -> frozenset[str] | None:
-    """Hosts the request can only go to (hard affinity, same_host), asked for by uuid:
-    the limited random slice a query returns in a large cloud would rarely hold them."""
+    """Hosts of hard affinity and same_host (None: not pinned)."""
     pinned: set[str] | None = set(ctx.same_hosts) if ctx.spec.same_host else None
     if ctx.group is not None and ctx.group.value.policy is GroupPolicy.AFFINITY:
         hosts = ctx.group_hosts()

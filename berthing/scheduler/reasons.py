@@ -19,4 +19,3 @@ class Reason(StrEnum):
     GROUP_ANTI_AFFINITY = "server group anti-affinity: host has max_server_per_host members"
     MAX_INSTANCES = "max_instances_per_host reached"
     MAX_IO_OPS = "max_io_ops_per_host reached"
-    NO_SHARED_POOL = "no sharing provider with room in the host's aggregates"

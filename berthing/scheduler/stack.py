@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from berthing.scheduler.candidates import CandidateSource, StoreCandidates
 from berthing.scheduler.claims import ClaimStrategy, StoreClaims
 from berthing.scheduler.config import SchedulerConfig
-from berthing.scheduler.filters import FILTERS, Filter, resolve_filters
+from berthing.scheduler.filters import Filter, resolve_filters
 from berthing.scheduler.weighers import Weigher, resolve_weighers
 from berthing.store import Store
 
@@ -38,17 +38,14 @@ def build_stack(
     claims: ClaimStrategy | None = None,
 ) -> Stack:
     return Stack(
-        # Ask the store, not a private copy, which providers fit now: resources, traits,
-        # aggregates, zone, disabled hosts and pinned hosts are answered on the engine's
-        # own indexes, `candidate_limit` at a time from a seeded point of a shuffled order.
+        # Ask the store, not a private copy, which allocations fit now: the candidate
+        # engine turns the request's groups (host resources, a pool's disk, a child's
+        # GPU) into questions the store answers on its own indexes, `candidate_limit`
+        # at a time from a seeded point of a shuffled order.
         source=source or StoreCandidates(store),
         # Filters do what a query cannot (hints, group policies, agents' host stats);
-        # each rejection is counted under its Reason. A request for shared resources
-        # always needs a pool next to the host, whatever the configured list says.
-        filters=[
-            *resolve_filters(tuple(n for n in config.filters if n != "shared_pool")),
-            ("shared_pool", FILTERS["shared_pool"]),
-        ],
+        # each rejection is counted under its Reason.
+        filters=resolve_filters(config.filters),
         # Weighers score the survivors, normalised over them and multiplied (Nova's
         # weighers): positive resource multipliers spread, negative ones pack.
         weighers=resolve_weighers(config.weights),

@@ -16,13 +16,19 @@ import dataclasses
 import random
 import time
 
+from berthing.engine import find_candidates
 from berthing.model import (
+    SHARING_TRAIT,
+    CandidateRequest,
+    CandidateResult,
     Consumer,
     ConsumerNotFound,
     Destination,
+    ProviderNotFound,
     ProviderQuery,
     ProviderState,
     RequestSpec,
+    StoreShape,
 )
 from berthing.scheduler import Claim, Context, Scheduler, SchedulerConfig, StoreClaims
 from berthing.store import Store
@@ -31,7 +37,8 @@ __all__ = ["HostClaims", "HostCopy", "classic_scheduler"]
 
 
 class HostCopy:
-    """The scheduler's private copy of every host: a candidate source."""
+    """The scheduler's private copy of every host, refreshed now and then: a candidate
+    source that answers from memory, with berthing's own candidate engine."""
 
     def __init__(self, store: Store, refresh_interval: float) -> None:
         self.store = store
@@ -39,13 +46,29 @@ class HostCopy:
         self._hosts: dict[str, ProviderState] = {}
         self._loaded_at = float("-inf")
 
-    def find(self, query: ProviderQuery) -> list[ProviderState]:
+    def find(self, request: CandidateRequest) -> CandidateResult:
         now = time.monotonic()
         if now - self._loaded_at >= self.refresh_interval:
             everything = self.store.find_providers(ProviderQuery())
             self._hosts = {s.provider.uuid: s for s in everything}
             self._loaded_at = now
-        return [s for s in self._hosts.values() if query.matches(s)]
+        return find_candidates(self, request)
+
+    def shape(self) -> StoreShape:
+        states = self._hosts.values()
+        return StoreShape(
+            nested=any(s.provider.parent_uuid for s in states),
+            sharing=any(SHARING_TRAIT in s.provider.traits for s in states),
+        )
+
+    def find_providers(self, query: ProviderQuery) -> list[ProviderState]:
+        """Every match in the copy: the classic scheduler weighs all hosts it knows."""
+        root = None
+        if query.in_tree is not None:
+            if query.in_tree not in self._hosts:
+                raise ProviderNotFound(query.in_tree)
+            root = self._hosts[query.in_tree].provider.root_uuid
+        return [s for s in self._hosts.values() if query.matches(s, root)]
 
     def consume(self, dest: Destination) -> None:
         """Subtract a choice from the copy until the next refresh forgets it."""

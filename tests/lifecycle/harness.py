@@ -8,6 +8,7 @@ from collections.abc import Callable, Iterable
 from berthing.agent import Agent, HostDescription
 from berthing.conductor import Conductor
 from berthing.model import BuildRequest, Instance, InstanceState, Inventory, Record
+from berthing.runtime import Every
 from berthing.store import Store
 
 SHAPE = {"VCPU": Inventory(8), "MEMORY_MB": Inventory(8192)}
@@ -31,12 +32,16 @@ def drive(
 ) -> None:
     conductors, fleet = list(conductors), list(fleet)
     deadline = time.monotonic() + timeout
+    beat = Every(1.0)  # live hosts heartbeat, as Agent.run does: reapers must not take them
     while not until():
         assert time.monotonic() < deadline, "did not settle in time"
         for c in conductors:
             c.step()
         for a in fleet:
             a.poll(0)
+        if beat.due():
+            for a in fleet:
+                a.heartbeat()
 
 
 def request(store: Store, key: str) -> Record[BuildRequest]:
