@@ -8,6 +8,7 @@ errors to HTTP in one place instead of a ladder of ``except`` clauses per handle
     ├── InvalidInput            bad names, amounts or inventories (HTTP 400)
     ├── NotFound                unknown provider, consumer, class (HTTP 404)
     ├── Conflict                generation mismatch, in-use, duplicate (HTTP 409)
+    │   └── InUse               ProviderInUse, ProviderHasChildren
     └── StoreError              the store itself failed (HTTP 503)
         ├── StoreUnavailable    cannot reach or write the store
         └── StoreCorrupt        the store's data is not what berthing wrote
@@ -27,6 +28,8 @@ __all__ = [
     "InUse",
     "InvalidInput",
     "NotFound",
+    "ProviderHasChildren",
+    "ProviderInUse",
     "ProviderNotFound",
     "ResourceClassNotFound",
     "StoreCorrupt",
@@ -127,6 +130,18 @@ class InUse(Conflict):
     """A delete or shrink would orphan allocations."""
 
     code = "placement.inventory.inuse"
+
+
+class ProviderInUse(InUse):
+    """A provider with allocations cannot be deleted."""
+
+    code = "placement.resource_provider.inuse"
+
+
+class ProviderHasChildren(InUse):
+    """A provider with child providers cannot be deleted."""
+
+    code = "placement.resource_provider.cannot_delete_parent"
 
 
 class DuplicateName(Conflict):

@@ -89,10 +89,14 @@ class Inventory:
 
 
 def refuse_shrink_below_use(
-    uuid: str, used: Mapping[str, int], inventories: Mapping[str, Inventory]
+    uuid: str,
+    used: Mapping[str, int],
+    inventories: Mapping[str, Inventory],
+    below_use: bool = False,
 ) -> None:
     """Raise ``InUse`` if replacing a provider's inventories with ``inventories`` would
-    remove a class that has allocations or drop its capacity below what is allocated."""
+    remove a class that has allocations or (unless ``below_use``) drop its capacity
+    below what is allocated."""
     for rc, amount in sorted(used.items()):
         if amount == 0:
             continue
@@ -101,7 +105,7 @@ def refuse_shrink_below_use(
                 f"Cannot remove {rc} inventory from {uuid}: {amount} is allocated.",
                 hint="Release those allocations first.",
             )
-        if inventories[rc].capacity < amount:
+        if inventories[rc].capacity < amount and not below_use:
             raise InUse(
                 f"{rc} capacity on {uuid} would drop to {inventories[rc].capacity}, "
                 f"below the {amount} already allocated.",

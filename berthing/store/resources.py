@@ -33,6 +33,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 
 from berthing.model import (
     STANDARD_RESOURCE_CLASSES,
@@ -57,10 +58,17 @@ from berthing.model import (
     validate_uuid,
 )
 
-__all__ = ["MAX_NAME", "ResourceStore"]
+__all__ = ["MAX_NAME", "NewParent", "ResourceStore"]
 
 #: Placement's limit on provider names.
 MAX_NAME = 200
+
+
+@dataclass(frozen=True, slots=True)
+class NewParent:
+    """Where ``update_provider`` moves a provider: under ``uuid``, or a root if None."""
+
+    uuid: str | None
 
 
 class ResourceStore(ABC):
@@ -103,6 +111,20 @@ class ResourceStore(ABC):
         parent = validate_uuid(parent_uuid, "parent uuid") if parent_uuid is not None else None
         return self._create_provider(_provider_name(name), puuid, parent)
 
+    def update_provider(
+        self, uuid: str, *, name: str | None = None, parent: NewParent | None = None
+    ) -> Provider:
+        """Rename (``DuplicateName`` if taken) and/or move the provider with its whole
+        subtree under ``parent.uuid`` (None: make it a root). Moving under itself or
+        its own descendant, or under a provider that does not exist, is
+        ``InvalidInput``. Generations do not change: nothing allocatable did."""
+        new_name = None if name is None else _provider_name(name)
+        if parent is not None and parent.uuid is not None:
+            parent = NewParent(validate_uuid(parent.uuid, "parent uuid"))
+            if parent.uuid == uuid:
+                raise InvalidInput(f"Provider {uuid} cannot be its own parent.")
+        return self._update_provider(uuid, new_name, parent)
+
     def get_provider(self, uuid: str) -> Provider:
         """``ProviderNotFound`` if absent."""
         return self.get_provider_state(uuid).provider
@@ -117,19 +139,26 @@ class ResourceStore(ABC):
         """``InUse`` if it has allocations or child providers; ``ProviderNotFound``."""
 
     def set_inventories(
-        self, uuid: str, generation: int, inventories: Mapping[str, Inventory]
+        self,
+        uuid: str,
+        generation: int,
+        inventories: Mapping[str, Inventory],
+        *,
+        below_use: bool = False,
     ) -> Provider:
         """Replace all inventories if the provider is still at ``generation``.
 
         ``GenerationConflict`` if it moved on; ``InUse`` if a class with allocations
-        would be removed or its capacity would drop below what is allocated;
-        ``ResourceClassNotFound`` for an unknown custom class.
+        would be removed, or its capacity would drop below what is allocated (allowed
+        with ``below_use``, as Placement allows it: a host that lost memory keeps its
+        instances, and no new claim fits until usage drops); ``ResourceClassNotFound``
+        for an unknown custom class.
         """
         for rc, inv in inventories.items():
             validate_resource_class(rc)
             if not isinstance(inv, Inventory):
                 raise InvalidInput(f"Inventory for {rc} must be an Inventory, got {inv!r}.")
-        return self._set_inventories(uuid, generation, dict(inventories))
+        return self._set_inventories(uuid, generation, dict(inventories), below_use)
 
     def set_traits(self, uuid: str, generation: int, traits: Iterable[str]) -> Provider:
         """Replace all traits under a generation check; unknown traits: ``TraitNotFound``."""
@@ -232,11 +261,16 @@ class ResourceStore(ABC):
         """Insert the provider (checked name and uuids) under a uniqueness check."""
 
     @abstractmethod
+    def _update_provider(self, uuid: str, name: str | None, parent: NewParent | None) -> Provider:
+        """Rename under the name's uniqueness check; move the subtree (every provider
+        under ``uuid`` gets the new root) refusing loops, in one write."""
+
+    @abstractmethod
     def _set_inventories(
-        self, uuid: str, generation: int, inventories: dict[str, Inventory]
+        self, uuid: str, generation: int, inventories: dict[str, Inventory], below_use: bool
     ) -> Provider:
-        """Replace inventories; refuse a shrink below use with
-        ``model.refuse_shrink_below_use`` on the usage read in the same write."""
+        """Replace inventories; refuse a shrink with ``model.refuse_shrink_below_use`` on
+        the usage read in the same write."""
 
     @abstractmethod
     def _set_traits(self, uuid: str, generation: int, traits: list[str]) -> Provider: ...

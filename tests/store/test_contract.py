@@ -15,6 +15,8 @@ from berthing.model import (
     InUse,
     InvalidInput,
     Inventory,
+    ProviderHasChildren,
+    ProviderInUse,
     ProviderNotFound,
     ProviderQuery,
     ProviderState,
@@ -24,7 +26,7 @@ from berthing.model import (
     new_uuid,
     totals,
 )
-from berthing.store import Store
+from berthing.store import NewParent, Store
 from berthing.store.audit import audit
 from tests.helpers import consumer, host
 
@@ -446,3 +448,47 @@ def test_usages_per_project_and_user(store: Store) -> None:
     assert totals(store.usages("p1")) == {"VCPU": 3, "MEMORY_MB": 512}
     assert totals(store.usages("p1", "bob")) == {"VCPU": 2}
     assert store.usages("nobody") == []
+
+
+def test_rename_and_move_a_subtree(store: Store) -> None:
+    a, b = host(store, "a"), host(store, "b")
+    child = host(store, "child", parent=a.uuid)
+    grandchild = host(store, "grandchild", parent=child.uuid)
+    renamed = store.update_provider(a.uuid, name="a2")
+    assert renamed.name == "a2" and renamed.generation == a.generation
+    with pytest.raises(DuplicateName, match="Conflicting resource provider b"):
+        store.update_provider(a.uuid, name="b")
+    moved = store.update_provider(child.uuid, parent=NewParent(b.uuid))
+    assert (moved.parent_uuid, moved.root_uuid) == (b.uuid, b.uuid)
+    assert store.get_provider(grandchild.uuid).root_uuid == b.uuid
+    with pytest.raises(InvalidInput, match="own subtree"):
+        store.update_provider(child.uuid, parent=NewParent(grandchild.uuid))
+    with pytest.raises(InvalidInput, match="own parent"):
+        store.update_provider(child.uuid, parent=NewParent(child.uuid))
+    with pytest.raises(InvalidInput, match="does not exist"):
+        store.update_provider(child.uuid, parent=NewParent(new_uuid()))
+    root = store.update_provider(child.uuid, parent=NewParent(None))
+    assert (root.parent_uuid, root.root_uuid) == (None, child.uuid)
+    assert store.get_provider(grandchild.uuid).root_uuid == child.uuid
+    with pytest.raises(ProviderHasChildren):
+        store.delete_provider(child.uuid)
+    with pytest.raises(ProviderNotFound):
+        store.update_provider(new_uuid(), name="x")
+    assert audit(store) == []
+
+
+def test_an_inventory_may_shrink_below_use_when_asked(store: Store) -> None:
+    p = host(store, "h", {"VCPU": Inventory(8)})
+    assert store.claim(consumer(), {p.uuid: {"VCPU": 6}}).ok
+    p = store.get_provider(p.uuid)
+    with pytest.raises(InUse, match="below"):
+        store.set_inventories(p.uuid, p.generation, {"VCPU": Inventory(4)})
+    p = store.set_inventories(p.uuid, p.generation, {"VCPU": Inventory(4)}, below_use=True)
+    state = store.get_provider_state(p.uuid)
+    assert state.usages["VCPU"] == 6 and state.free("VCPU") == -2
+    lost = store.claim(consumer(), {p.uuid: {"VCPU": 1}})
+    assert isinstance(lost, ClaimConflict) and lost.kind is ConflictKind.CAPACITY
+    with pytest.raises(InUse, match="Cannot remove"):
+        store.set_inventories(p.uuid, p.generation, {}, below_use=True)
+    with pytest.raises(ProviderInUse):
+        store.delete_provider(p.uuid)

@@ -41,6 +41,7 @@ from berthing.store.etcd.config import parse_url
 from berthing.store.etcd.kv import KV, LeaseGone
 from berthing.store.etcd.layout import LAYOUT_VERSION, Keys
 from berthing.store.etcd.stm import Attempt, Transactor
+from berthing.store.resources import NewParent
 from berthing.store.sampling import new_rank
 
 __all__ = ["EtcdStore"]
@@ -148,12 +149,20 @@ class EtcdStore(Store):
     def delete_provider(self, uuid: str) -> None:
         self._run("delete_provider", lambda a: providers.delete_provider(a, self._keys, uuid))
 
+    def _update_provider(self, uuid: str, name: str | None, parent: NewParent | None) -> Provider:
+        return self._run(
+            "update_provider",
+            lambda a: providers.update_provider(a, self._keys, uuid, name, parent),
+        )
+
     def _set_inventories(
-        self, uuid: str, generation: int, inventories: dict[str, Inventory]
+        self, uuid: str, generation: int, inventories: dict[str, Inventory], below_use: bool
     ) -> Provider:
         return self._run(
             "set_inventories",
-            lambda a: providers.set_inventories(a, self._keys, uuid, generation, inventories),
+            lambda a: providers.set_inventories(
+                a, self._keys, uuid, generation, inventories, below_use
+            ),
         )
 
     def _set_traits(self, uuid: str, generation: int, traits: list[str]) -> Provider:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from typing import Any
+from urllib.parse import unquote
 
 from berthing.model import (
     DuplicateName,
@@ -19,6 +20,8 @@ from berthing.model import (
     InvalidInput,
     Inventory,
     Provider,
+    ProviderHasChildren,
+    ProviderInUse,
     ProviderNotFound,
     ResourceClassNotFound,
     TraitNotFound,
@@ -27,6 +30,7 @@ from berthing.model import (
 )
 from berthing.store.etcd.layout import Keys, inventories_from, inventories_to, provider_from
 from berthing.store.etcd.stm import Attempt
+from berthing.store.resources import NewParent
 
 __all__ = [
     "create_provider",
@@ -37,6 +41,7 @@ __all__ = [
     "set_aggregates",
     "set_inventories",
     "set_traits",
+    "update_provider",
 ]
 
 
@@ -104,6 +109,74 @@ def create_provider(
     return provider_from(key, uuid, doc)
 
 
+def update_provider(
+    a: Attempt, k: Keys, uuid: str, name: str | None, parent: NewParent | None
+) -> Provider:
+    """Rename and/or move a provider with its subtree. Every provider document of the
+    subtree is read (so compared on commit: a child created under it meanwhile makes
+    this lose and run again) and rewritten with its new root."""
+    doc = a.doc(k.provider(uuid))
+    if doc is None:
+        raise ProviderNotFound(uuid)
+    if doc.get("token") == a.token:
+        return provider_from(k.provider(uuid), uuid, doc)  # our earlier attempt landed
+    new = {**doc, "token": a.token}
+    if name is not None and name != doc["name"]:
+        _rename(a, k, uuid, doc, name)
+        new["name"] = name
+    if parent is not None:
+        _move(a, k, uuid, doc, new, parent.uuid)
+    a.put(k.provider(uuid), new)
+    return provider_from(k.provider(uuid), uuid, new)
+
+
+def _rename(a: Attempt, k: Keys, uuid: str, doc: Mapping[str, Any], name: str) -> None:
+    if a.doc(k.name(name)) is not None:
+        raise DuplicateName(
+            f"Conflicting resource provider {name} already exists.", hint="Pick another name."
+        )
+    a.delete(k.name(str(doc["name"])))
+    a.put(k.name(name), {"uuid": uuid})
+
+
+def _move(
+    a: Attempt, k: Keys, uuid: str, doc: Mapping[str, Any], new: dict[str, Any], to: str | None
+) -> None:
+    subtree = _subtree(a, k, uuid)
+    root = uuid
+    if to is not None:
+        above = a.doc(k.provider(to))
+        if above is None:
+            raise InvalidInput(f"Parent provider {to} does not exist.", hint="Create it first.")
+        if to in subtree:
+            raise InvalidInput(
+                f"Provider {uuid} cannot move under {to}, which is in its own subtree.",
+                hint="Move the descendant out first, or choose another parent.",
+            )
+        root = str(above["root"])
+        a.put(k.child(to, uuid), {})
+    if doc["parent"] is not None:
+        a.delete(k.child(str(doc["parent"]), uuid))
+    new.update(parent=to, root=root)
+    for below in subtree - {uuid}:
+        below_doc = a.doc(k.provider(below))
+        if below_doc is not None:
+            a.put(k.provider(below), {**below_doc, "root": root, "token": a.token})
+
+
+def _subtree(a: Attempt, k: Keys, uuid: str) -> set[str]:
+    """``uuid`` and every provider below it, by the children index."""
+    found, todo = {uuid}, [uuid]
+    while todo:
+        start = k.children(todo.pop())
+        for kv in a.scan(start, guard=True):
+            child = unquote(kv.key[len(start) :].decode())
+            if child not in found:
+                found.add(child)
+                todo.append(child)
+    return found
+
+
 def delete_provider(a: Attempt, k: Keys, uuid: str) -> None:
     doc, inventories = a.docs(k.provider(uuid), k.inventory(uuid))
     if doc is None:
@@ -111,12 +184,14 @@ def delete_provider(a: Attempt, k: Keys, uuid: str) -> None:
             return  # our own earlier attempt deleted it
         raise ProviderNotFound(uuid)
     if not a.empty(k.allocations(uuid)):
-        raise InUse(
+        raise ProviderInUse(
             f"Provider {uuid} has allocations and cannot be deleted.",
             hint="Release or move its consumers first.",
         )
     if not a.empty(k.children(uuid)):
-        raise InUse(f"Provider {uuid} has child providers.", hint="Delete its children first.")
+        raise ProviderHasChildren(
+            f"Provider {uuid} has child providers.", hint="Delete its children first."
+        )
     for key in (k.provider(uuid), k.inventory(uuid), k.usage(uuid), k.name(str(doc["name"]))):
         a.delete(key)
     if doc["parent"] is not None:
@@ -128,7 +203,12 @@ def delete_provider(a: Attempt, k: Keys, uuid: str) -> None:
 
 
 def set_inventories(
-    a: Attempt, k: Keys, uuid: str, generation: int, inventories: Mapping[str, Inventory]
+    a: Attempt,
+    k: Keys,
+    uuid: str,
+    generation: int,
+    inventories: Mapping[str, Inventory],
+    below_use: bool = False,
 ) -> Provider:
     doc, old_doc, used_doc = a.docs(k.provider(uuid), k.inventory(uuid), k.usage(uuid))
     done = _unchanged_or_mine(a, k, uuid, doc, generation)
@@ -137,7 +217,7 @@ def set_inventories(
     assert doc is not None
     custom = [rc for rc in inventories if is_custom(rc)]
     _require(a, {k.resource_class(rc): ResourceClassNotFound(rc) for rc in custom})
-    refuse_shrink_below_use(uuid, used_doc or {}, inventories)
+    refuse_shrink_below_use(uuid, used_doc or {}, inventories, below_use)
     old = inventories_from(k.inventory(uuid), old_doc)
     a.put(k.inventory(uuid), inventories_to(inventories))
     index_users(

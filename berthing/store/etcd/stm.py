@@ -88,11 +88,14 @@ class Attempt:
     def doc(self, key: bytes) -> dict[str, Any] | None:
         return self.docs(key)[0]
 
-    def scan(self, prefix: bytes) -> list[KeyValue]:
-        """Every key under ``prefix`` at this revision. Not compared on commit: use it in
-        read-only operations, or guard with ``empty``."""
+    def scan(self, prefix: bytes, guard: bool = False) -> list[KeyValue]:
+        """Every key under ``prefix`` at this revision. With ``guard`` the commit requires
+        that nothing under it was written since (a key added there makes it run again);
+        without, use it in read-only operations, or guard with ``empty``."""
         found = self.kv.read([Range.prefix(prefix, revision=self.revision)], self.what)
         self.revision = self.revision or found.revision
+        if guard:
+            self.guards.append(Compare(prefix, "mod", "<", self.revision + 1, prefix_end(prefix)))
         return found.ranges[0]
 
     def empty(self, prefix: bytes) -> bool:

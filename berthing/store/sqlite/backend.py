@@ -22,6 +22,7 @@ from berthing.model import (
 )
 from berthing.store.base import Store
 from berthing.store.capabilities import Capability
+from berthing.store.resources import NewParent
 from berthing.store.sqlite import claims, providers, records
 from berthing.store.sqlite.connection import MEMORY, Database
 from berthing.store.sqlite.fit import ClassSizes
@@ -76,11 +77,15 @@ class SqliteStore(Store):
         with self._db.write() as db:
             providers.delete(db, uuid)
 
+    def _update_provider(self, uuid: str, name: str | None, parent: NewParent | None) -> Provider:
+        with self._db.write() as db:
+            return providers.update(db, uuid, name, parent)
+
     def _set_inventories(
-        self, uuid: str, generation: int, inventories: dict[str, Inventory]
+        self, uuid: str, generation: int, inventories: dict[str, Inventory], below_use: bool
     ) -> Provider:
         with self._db.write() as db:
-            return providers.set_inventories(db, uuid, generation, inventories)
+            return providers.set_inventories(db, uuid, generation, inventories, below_use)
 
     def _set_traits(self, uuid: str, generation: int, traits: list[str]) -> Provider:
         with self._db.write() as db:

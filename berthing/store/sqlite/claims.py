@@ -2,10 +2,11 @@
 
 A commit runs in one ``BEGIN IMMEDIATE`` transaction: the write lock is held from the
 first read, so the snapshot it decides on (``store.decide``) is the truth when it
-writes. Each amount still goes in as a conditional ``UPDATE ... WHERE used + n <=
-capacity`` checked by row count, and the table's ``CHECK (used <= capacity)`` makes
-the engine itself refuse an over-allocated row: three locks on one door, because an
-over-allocation is the one mistake a scheduler must never make.
+writes. Each usage still goes in as a conditional ``UPDATE`` that only lets it rise up
+to capacity, checked by row count: two locks on one door, because an over-allocation
+is the one mistake a scheduler must never make. (Usage may sit above capacity only
+after an operator shrank the inventory, as Placement allows; a claim never puts it
+there.)
 """
 
 from __future__ import annotations
@@ -214,13 +215,14 @@ def _upsert_consumer(db: sqlite3.Connection, cid: int | None, c: Consumer) -> in
 
 
 def _set_used(db: sqlite3.Connection, pid: int, used: Mapping[int, int]) -> None:
-    """The decided usage, written as a compare-and-set on capacity: a row that would go
-    over is a bug in the decision, and the engine refuses it rather than store it."""
+    """The decided usage, written as a compare-and-set: it may rise only up to capacity
+    (falling is always allowed). A row that would go over is a bug in the decision, and
+    the engine refuses it rather than store it."""
     for rc_id, n in used.items():
         cur = db.execute(
             "UPDATE inventories SET used = ? WHERE provider_id = ? AND rc_id = ?"
-            " AND ? <= capacity",
-            (n, pid, rc_id, n),
+            " AND (? <= capacity OR ? <= used)",
+            (n, pid, rc_id, n, n),
         )
         if cur.rowcount != 1 and n:
             raise StoreCorrupt(f"Usage {n} of class id {rc_id} on provider id {pid} has no room.")

@@ -15,6 +15,8 @@ from berthing.model import (
     InvalidInput,
     Inventory,
     Provider,
+    ProviderHasChildren,
+    ProviderInUse,
     ProviderNotFound,
     ProviderQuery,
     ProviderState,
@@ -23,6 +25,7 @@ from berthing.model import (
     TraitNotFound,
     refuse_shrink_below_use,
 )
+from berthing.store.resources import NewParent
 from berthing.store.sampling import new_rank, seed_start
 from berthing.store.sqlite.fit import ClassSizes, FitSql, build_fit_sql
 
@@ -150,26 +153,78 @@ def create(db: sqlite3.Connection, name: str, uuid: str, parent_uuid: str | None
     return load_providers(db, [as_int(cur.lastrowid)])[0]
 
 
+def update(
+    db: sqlite3.Connection, uuid: str, name: str | None, parent: NewParent | None
+) -> Provider:
+    pid = provider_id(db, uuid)
+    if name is not None:
+        taken = db.execute("SELECT 1 FROM providers WHERE name = ? AND id != ?", (name, pid))
+        if taken.fetchone():
+            raise DuplicateName(
+                f"Conflicting resource provider {name} already exists.",
+                hint="Pick another name.",
+            )
+        db.execute("UPDATE providers SET name = ? WHERE id = ?", (name, pid))
+    if parent is not None:
+        _move(db, pid, uuid, parent.uuid)
+    return load_providers(db, [pid])[0]
+
+
+def _move(db: sqlite3.Connection, pid: int, uuid: str, parent_uuid: str | None) -> None:
+    """Put provider ``pid`` under ``parent_uuid`` (None: a root), its subtree with it."""
+    subtree = [
+        as_int(r[0])
+        for r in db.execute(
+            "WITH RECURSIVE sub(id) AS (SELECT ? UNION ALL"
+            " SELECT p.id FROM providers p JOIN sub ON p.parent_id = sub.id) SELECT id FROM sub",
+            (pid,),
+        )
+    ]
+    parent_id, root_id = None, pid
+    if parent_uuid is not None:
+        row = db.execute(
+            "SELECT id, root_id FROM providers WHERE uuid = ?", (parent_uuid,)
+        ).fetchone()
+        if row is None:
+            raise InvalidInput(
+                f"Parent provider {parent_uuid} does not exist.", hint="Create it first."
+            )
+        parent_id, root_id = as_int(row[0]), as_int(row[1])
+        if parent_id in subtree:
+            raise InvalidInput(
+                f"Provider {uuid} cannot move under {parent_uuid}, which is in its own subtree.",
+                hint="Move the descendant out first, or choose another parent.",
+            )
+    db.execute("UPDATE providers SET parent_id = ? WHERE id = ?", (parent_id, pid))
+    db.executemany("UPDATE providers SET root_id = ? WHERE id = ?", [(root_id, i) for i in subtree])
+
+
 def delete(db: sqlite3.Connection, uuid: str) -> None:
     pid = provider_id(db, uuid)
     if db.execute("SELECT 1 FROM allocations WHERE provider_id = ?", (pid,)).fetchone():
-        raise InUse(
+        raise ProviderInUse(
             f"Provider {uuid} has allocations and cannot be deleted.",
             hint="Release or move its consumers first.",
         )
     if db.execute("SELECT 1 FROM providers WHERE parent_id = ?", (pid,)).fetchone():
-        raise InUse(f"Provider {uuid} has child providers.", hint="Delete its children first.")
+        raise ProviderHasChildren(
+            f"Provider {uuid} has child providers.", hint="Delete its children first."
+        )
     db.execute("DELETE FROM providers WHERE id = ?", (pid,))
 
 
 def set_inventories(
-    db: sqlite3.Connection, uuid: str, generation: int, inventories: Mapping[str, Inventory]
+    db: sqlite3.Connection,
+    uuid: str,
+    generation: int,
+    inventories: Mapping[str, Inventory],
+    below_use: bool = False,
 ) -> Provider:
     pid = checked_provider(db, uuid, generation)
     ids = rc_ids(db, inventories)
     used = dict(db.execute("SELECT rc_id, used FROM inventories WHERE provider_id = ?", (pid,)))
     names = {i: n for n, i in db.execute("SELECT name, id FROM resource_classes")}
-    refuse_shrink_below_use(uuid, {names[r]: n for r, n in used.items()}, inventories)
+    refuse_shrink_below_use(uuid, {names[r]: n for r, n in used.items()}, inventories, below_use)
     keep = set(ids.values())
     db.executemany(
         "DELETE FROM inventories WHERE provider_id = ? AND rc_id = ?",

@@ -155,7 +155,39 @@ def _v4(db: sqlite3.Connection) -> None:
     _apply(db, _V4)
 
 
-MIGRATIONS = (_v1, _v2, _v3, _v4)
+# Placement lets an operator shrink an inventory below what is allocated (a host lost
+# memory; its instances stay), so the row may hold used > capacity. Claims still never
+# go over: they write usage with a conditional UPDATE checked by row count. SQLite
+# cannot drop a CHECK, so the table is rebuilt (inside the migration's transaction).
+_V5 = """
+CREATE TABLE inventories_v5 (
+    provider_id      INTEGER NOT NULL REFERENCES providers(id) ON DELETE CASCADE,
+    rc_id            INTEGER NOT NULL REFERENCES resource_classes(id),
+    total            INTEGER NOT NULL,
+    reserved         INTEGER NOT NULL,
+    min_unit         INTEGER NOT NULL,
+    max_unit         INTEGER NOT NULL,
+    step_size        INTEGER NOT NULL,
+    allocation_ratio REAL NOT NULL,
+    capacity         INTEGER NOT NULL,
+    used             INTEGER NOT NULL DEFAULT 0,
+    shuffle          INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (provider_id, rc_id),
+    CHECK (used >= 0)
+) WITHOUT ROWID;
+INSERT INTO inventories_v5 SELECT provider_id, rc_id, total, reserved, min_unit, max_unit,
+    step_size, allocation_ratio, capacity, used, shuffle FROM inventories;
+DROP TABLE inventories;
+ALTER TABLE inventories_v5 RENAME TO inventories;
+CREATE INDEX ix_inventories_walk ON inventories(rc_id, shuffle);
+"""
+
+
+def _v5(db: sqlite3.Connection) -> None:
+    _apply(db, _V5)
+
+
+MIGRATIONS = (_v1, _v2, _v3, _v4, _v5)
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
