@@ -74,6 +74,17 @@ def build_parser() -> argparse.ArgumentParser:
     etcd_cluster.add_arguments(etcd)
     etcd.set_defaults(run=etcd_cluster.run)
 
+    from berthing.cli import serve
+
+    serve_parser = sub.add_parser(
+        "serve",
+        help="run the HTTP API (OpenStack Placement 1.0-1.39 compatible) over a store",
+        description="Run berthing's HTTP server: the OpenStack Placement API at /, on 127.0.0.1 "
+        "by default, over the embedded SQLite store or any --store URL.",
+    )
+    serve.add_arguments(serve_parser)
+    serve_parser.set_defaults(run=serve.run)
+
     check = sub.add_parser("check", help="audit a store: no over-allocation, usage == allocations")
     _add_store_option(check)
     check.set_defaults(run=_check)

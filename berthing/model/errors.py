@@ -57,12 +57,12 @@ class InvalidInput(BerthingError, ValueError):
 
 
 class NotFound(BerthingError, LookupError):
-    code = "placement.not_found"
+    code = "berthing.not_found"
     http_status = 404
 
 
 class ProviderNotFound(NotFound):
-    code = "placement.resource_provider.not_found"
+    code = "berthing.provider.not_found"
 
     def __init__(self, uuid: str) -> None:
         self.uuid = uuid
@@ -73,7 +73,7 @@ class ProviderNotFound(NotFound):
 
 
 class ConsumerNotFound(NotFound):
-    code = "placement.consumer.not_found"
+    code = "berthing.consumer.not_found"
 
     def __init__(self, uuid: str) -> None:
         self.uuid = uuid
@@ -84,7 +84,7 @@ class ConsumerNotFound(NotFound):
 
 
 class ResourceClassNotFound(NotFound):
-    code = "placement.resource_class.not_found"
+    code = "berthing.resource_class.not_found"
 
     def __init__(self, name: str) -> None:
         self.name = name
@@ -95,7 +95,7 @@ class ResourceClassNotFound(NotFound):
 
 
 class TraitNotFound(NotFound):
-    code = "placement.trait.not_found"
+    code = "berthing.trait.not_found"
 
     def __init__(self, name: str) -> None:
         self.name = name
@@ -106,7 +106,7 @@ class TraitNotFound(NotFound):
 
 
 class Conflict(BerthingError):
-    code = "placement.conflict"
+    code = "berthing.conflict"
     http_status = 409
 
 
@@ -146,6 +146,21 @@ class ProviderHasChildren(InUse):
 
 class DuplicateName(Conflict):
     code = "placement.duplicate_name"
+
+    @classmethod
+    def provider(cls, column: str, value: str) -> DuplicateName:
+        """A new provider's name or uuid is taken. Nova matches the words
+        "Conflicting resource provider name:" in this message: keep them."""
+        return cls(
+            f"Conflicting resource provider {column}: {value} already exists.",
+            hint="Pick another name, or update the existing provider.",
+        )
+
+    @classmethod
+    def rename(cls, name: str) -> DuplicateName:
+        return cls(
+            f"Conflicting resource provider {name} already exists.", hint="Pick another name."
+        )
 
 
 class StoreError(BerthingError):

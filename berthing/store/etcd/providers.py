@@ -81,10 +81,7 @@ def create_provider(
         return provider_from(key, uuid, mine)
     for column, value, taken in (("uuid", uuid, mine), ("name", name, named)):
         if taken is not None:
-            raise DuplicateName(
-                f"A resource provider with {column} {value!r} exists already.",
-                hint="Pick another name, or update the existing provider.",
-            )
+            raise DuplicateName.provider(column, value)
     root = uuid
     if parent is not None:
         above = found[2]
@@ -132,9 +129,7 @@ def update_provider(
 
 def _rename(a: Attempt, k: Keys, uuid: str, doc: Mapping[str, Any], name: str) -> None:
     if a.doc(k.name(name)) is not None:
-        raise DuplicateName(
-            f"Conflicting resource provider {name} already exists.", hint="Pick another name."
-        )
+        raise DuplicateName.rename(name)
     a.delete(k.name(str(doc["name"])))
     a.put(k.name(name), {"uuid": uuid})
 

@@ -130,10 +130,7 @@ def _bump_and_load(db: sqlite3.Connection, pid: int) -> Provider:
 def create(db: sqlite3.Connection, name: str, uuid: str, parent_uuid: str | None) -> Provider:
     for column, value in (("uuid", uuid), ("name", name)):
         if db.execute(f"SELECT 1 FROM providers WHERE {column} = ?", (value,)).fetchone():
-            raise DuplicateName(
-                f"A resource provider with {column} {value!r} exists already.",
-                hint="Pick another name, or update the existing provider.",
-            )
+            raise DuplicateName.provider(column, value)
     parent_id = root_id = None
     if parent_uuid is not None:
         row = db.execute(
@@ -160,10 +157,7 @@ def update(
     if name is not None:
         taken = db.execute("SELECT 1 FROM providers WHERE name = ? AND id != ?", (name, pid))
         if taken.fetchone():
-            raise DuplicateName(
-                f"Conflicting resource provider {name} already exists.",
-                hint="Pick another name.",
-            )
+            raise DuplicateName.rename(name)
         db.execute("UPDATE providers SET name = ? WHERE id = ?", (name, pid))
     if parent is not None:
         _move(db, pid, uuid, parent.uuid)

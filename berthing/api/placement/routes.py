@@ -1,0 +1,32 @@
+"""Every Placement route: path, methods, the version each appeared in, the policy rule.
+
+The handlers are plain functions ``Call -> Reply``; the order of checks around them
+lives in ``core``.
+"""
+
+from __future__ import annotations
+
+from berthing.api.placement import providers
+from berthing.api.placement.core import Handler, Route
+
+__all__ = ["ROUTES"]
+
+_RP = "placement:resource_providers"
+
+ROUTES: list[Route] = [
+    Route(
+        "/resource_providers",
+        {
+            "GET": Handler(providers.list_providers, f"{_RP}:list"),
+            "POST": Handler(providers.create, f"{_RP}:create"),
+        },
+    ),
+    Route(
+        "/resource_providers/{uuid}",
+        {
+            "GET": Handler(providers.show, f"{_RP}:show"),
+            "PUT": Handler(providers.update, f"{_RP}:update"),
+            "DELETE": Handler(providers.delete, f"{_RP}:delete"),
+        },
+    ),
+]
