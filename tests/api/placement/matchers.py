@@ -30,7 +30,7 @@ from typing import Any
 
 import yaml
 
-__all__ = ["Absent", "Matcher", "load_spec", "mismatches"]
+__all__ = ["Absent", "Matcher", "load_spec", "mismatches", "parse_spec"]
 
 
 class Matcher:
@@ -195,8 +195,12 @@ def mismatches(expected: Any, actual: Any, where: str = "$") -> list[str]:
     return []
 
 
-class _Loader(yaml.SafeLoader):
-    """SafeLoader plus the matcher tags."""
+# The C loader when PyYAML has libyaml: the pure-Python one takes seconds on the big files.
+_SafeLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+class _Loader(_SafeLoader):  # type: ignore[misc,valid-type]
+    """The safe loader (no arbitrary objects) plus the matcher tags."""
 
 
 def _scalar(make: Callable[[str], Matcher]) -> Callable[[yaml.Loader, yaml.Node], Matcher]:
@@ -231,8 +235,11 @@ for _tag, _construct in _loader_tags.items():
     _Loader.add_constructor(_tag, _construct)
 
 
+def parse_spec(text: str) -> Any:
+    """Parse spec YAML with the matcher tags."""
+    return yaml.load(text, Loader=_Loader)
+
+
 def load_spec(path: Path) -> Any:
-    """Parse one spec file with the matcher tags."""
-    return yaml.load(
-        path.read_text(), Loader=_Loader
-    )  # a SafeLoader subclass: no arbitrary objects
+    """Parse one spec file."""
+    return parse_spec(path.read_text())

@@ -18,7 +18,7 @@ import httpx
 
 from tests.api.placement.matchers import Absent, Matcher, load_spec, mismatches
 
-__all__ = ["SpecError", "run_file"]
+__all__ = ["SpecError", "check_file", "run_file"]
 
 METHODS = ("GET", "POST", "PUT", "DELETE", "PATCH", "HEAD", "OPTIONS")
 STEP_KEYS = {
@@ -118,6 +118,10 @@ def _check_keys(step: dict[str, Any]) -> None:
         raise SpecError(f"step {step.get('name')!r}: quote the version ({version!r})")
 
 
+def _not_json(value: Any) -> Any:
+    raise SpecError(f"a request body cannot hold {value!r} (matchers are for responses)")
+
+
 def _lower(headers: dict[str, Any] | None) -> dict[str, Any]:
     return {k.lower(): v for k, v in (headers or {}).items()}
 
@@ -136,7 +140,7 @@ def build_request(
     content: bytes | None = None
     if "json" in step:
         headers["content-type"] = "application/json"
-        content = json.dumps(step["json"]).encode()
+        content = json.dumps(step["json"], default=_not_json).encode()
     elif "data" in step:
         content = str(step["data"]).encode()
     headers |= _lower(step.get("request_headers"))
@@ -239,6 +243,16 @@ def load(path: Path) -> dict[str, Any]:
     if set(defaults) - DEFAULT_KEYS or not isinstance(defaults.get("version", ""), str):
         raise SpecError(f"{path.name}: defaults hold only {sorted(DEFAULT_KEYS)}, versions quoted")
     return spec
+
+
+def check_file(path: Path) -> int:
+    """Validate a file without a server (keys, methods, quoted versions); returns
+    the number of steps."""
+    spec = load(path)
+    for step in spec["tests"]:
+        _check_keys(step)
+        _method_and_url(step)
+    return len(spec["tests"])
 
 
 def run_file(path: Path, base_url: str) -> int:
