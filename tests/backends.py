@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,7 +22,7 @@ class Backend:
     name: str
     shared: bool
     #: (tmp_path, pytest request) -> context manager yielding a URL for a fresh store
-    url: Callable[[Path, object], object]
+    url: Callable[[Path, object], AbstractContextManager[str]]
 
 
 @contextmanager
@@ -54,7 +54,7 @@ BACKENDS: list[Backend] = [
 
 @contextmanager
 def fresh_store(backend: Backend, tmp_path: Path, request: object) -> Iterator[Store]:
-    with backend.url(tmp_path, request) as url:  # type: ignore[attr-defined]
+    with backend.url(tmp_path, request) as url:
         store = open_store(url)
         try:
             yield store

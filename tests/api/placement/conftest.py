@@ -1,23 +1,29 @@
+"""The Placement API the spec files run against: ``berthing serve`` on each backend
+(started once per test session), or any server named by ``PLACEMENT_SPEC_URL`` (a real
+OpenStack Placement, to check the spec itself)."""
+
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 
 import pytest
 
+from berthing.devtools.server import ServerProcess
+from tests.backends import BACKENDS, Backend
 
-@pytest.fixture(scope="session")
-def placement_url() -> str:
-    """Base URL of the Placement API the spec files run against.
+SHARED = [b for b in BACKENDS if b.shared]
 
-    This fallback reads PLACEMENT_SPEC_URL (e.g. http://127.0.0.1:8778 for a real
-    OpenStack Placement, or a URL with a path prefix such as .../placement). A conftest
-    closer to the tests, or this one replaced, can start a server instead.
-    """
+
+@pytest.fixture(scope="session", params=SHARED, ids=[b.name for b in SHARED])
+def placement_url(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[str]:
     url = os.environ.get("PLACEMENT_SPEC_URL")
-    if not url:
-        pytest.fail(
-            "PLACEMENT_SPEC_URL is not set: point it at a running Placement API, e.g. "
-            "PLACEMENT_SPEC_URL=http://127.0.0.1:8778 pytest tests/api/placement",
-            pytrace=False,
-        )
-    return url.rstrip("/")
+    if url:
+        yield url.rstrip("/")
+        return
+    backend: Backend = request.param
+    tmp = tmp_path_factory.mktemp(f"serve-{backend.name}")
+    with backend.url(tmp, request) as store_url, ServerProcess(store_url, tmp) as server:
+        yield server.url
