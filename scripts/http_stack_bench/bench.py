@@ -26,7 +26,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -430,7 +430,16 @@ def warm_up(server: Server, tmp: Path) -> None:
 
 
 def run_micro(args: argparse.Namespace) -> list[dict[str, Any]]:
-    cmd = [sys.executable, str(HERE / "micro.py"), "--json"]
+    return _run_json([str(HERE / "micro.py"), "--json"], args)
+
+
+def run_inproc(args: argparse.Namespace) -> list[dict[str, Any]]:
+    return _run_json([str(HERE / "inproc.py"), "--apps", args.apps], args)
+
+
+def _run_json(script: list[str], args: argparse.Namespace) -> list[dict[str, Any]]:
+    """A measuring child on the server core, printing its results as JSON."""
+    cmd = [sys.executable, *script]
     if args.server_cpus:
         cmd = ["taskset", "-c", args.server_cpus, *cmd]
     env = {**os.environ, "PYTHONPATH": str(HERE)}
@@ -529,6 +538,26 @@ def micro_table(results: list[dict[str, Any]]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def inproc_table(results: list[dict[str, Any]]) -> str:
+    """Framework cost alone: us per request called in-process, and the ratio to raw ASGI."""
+    us = {(r["app"], r["endpoint"]): r["us"] for r in results}
+    apps = sorted(dict.fromkeys(r["app"] for r in results), key=lambda a: us[a, "candidates"])
+    head = " | ".join(f"{ENDPOINTS[e]} us | x raw" for e in ENDPOINTS)
+    lines = [
+        "### Framework alone, in-process (no server, no socket; best of 5, round-robin)",
+        "",
+        f"| framework | {head} |",
+        "|---|" + "---:|---:|" * len(ENDPOINTS),
+    ]
+    for app in apps:
+        cells = " | ".join(
+            f"{us[app, e]:.1f} | {us[app, e] / us.get(('raw', e), us[app, e]):.1f}"
+            for e in ENDPOINTS
+        )
+        lines.append(f"| {app} | {cells} |")
+    return "\n".join(lines) + "\n"
+
+
 def machine() -> str:
     model = next(
         (
@@ -577,32 +606,42 @@ def parse_args() -> argparse.Namespace:
     return ap.parse_args()
 
 
+@dataclass
+class Results:
+    """Everything one run measured."""
+
+    header: str
+    cells: list[Cell] = field(default_factory=list)
+    problems: dict[str, list[str]] = field(default_factory=dict)
+    inproc: list[dict[str, Any]] = field(default_factory=list)
+    micro: list[dict[str, Any]] = field(default_factory=list)
+
+
 def main() -> None:
     args = parse_args()
     args.server_cpus = args.server_cpus or None
     args.client_cpus = args.client_cpus or None
     start = time.monotonic()
-    header = machine()
+    res = Results(machine())
+    print(res.header, flush=True)
     tmp = Path(tempfile.mkdtemp(prefix="bench-http-stack-"))
     servers: list[Server] = []
     atexit.register(stop_all, servers)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))
-    print(header, flush=True)
-
-    cells: list[Cell] = []
-    problems: dict[str, list[str]] = {}
     try:
+        if not args.no_micro:
+            res.inproc = run_inproc(args)
+            res.micro = run_micro(args)
         pinned = [
             Server(sv, app, 18600 + i, 1, args.server_cpus)
             for i, (sv, app) in enumerate(pairs(args))
         ]
-        cells += measure(pinned, servers, args, tmp, problems)
-        two = [a for a in args.two_workers.split(",") if a]
-        doubled = [
-            Server(sv, app, 18700 + i, 2, None)
-            for i, (sv, app) in enumerate((sv, app) for sv in ("uvicorn", "granian") for app in two)
+        res.cells += measure(pinned, servers, args, tmp, res.problems)
+        two = [
+            (sv, app) for sv in ("uvicorn", "granian") for app in args.two_workers.split(",") if app
         ]
-        if doubled:
+        if two:
+            doubled = [Server(sv, app, 18700 + i, 2, None) for i, (sv, app) in enumerate(two)]
             unpinned = argparse.Namespace(
                 **{
                     **vars(args),
@@ -611,12 +650,11 @@ def main() -> None:
                     "endpoints": "candidates",
                 }
             )
-            cells += measure(doubled, servers, unpinned, tmp, problems)
-        micro = [] if args.no_micro else run_micro(args)
+            res.cells += measure(doubled, servers, unpinned, tmp, res.problems)
     finally:
         stop_all(servers)
         shutil.rmtree(tmp, ignore_errors=True)
-    report(cells, micro, problems, args, header, time.monotonic() - start)
+    report(res, args, time.monotonic() - start)
 
 
 def pairs(args: argparse.Namespace) -> list[tuple[str, str]]:
@@ -660,18 +698,10 @@ def measure(
     return cells
 
 
-def report(
-    cells: list[Cell],
-    micro: list[dict[str, Any]],
-    problems: dict[str, list[str]],
-    args: argparse.Namespace,
-    header: str,
-    elapsed: float,
-) -> None:
-    rows = summarize(cells)
-    marked = set(problems)
-    argv = " ".join(sys.argv[1:])
-    print(f"\nCommand: scripts/bench-http-stack {argv}".rstrip())
+def report(res: Results, args: argparse.Namespace, elapsed: float) -> None:
+    rows = summarize(res.cells)
+    marked = set(res.problems)
+    print(f"\nCommand: scripts/bench-http-stack {' '.join(sys.argv[1:])}".rstrip())
     print(
         f"wrk -t1 -c{args.connections} -d{args.duration}s x {args.rounds} interleaved rounds "
         f"(median kept); servers on CPU {args.server_cpus or 'any'}, wrk on CPU "
@@ -683,29 +713,21 @@ def report(
     if two:
         print("### 2 workers, unpinned (server and wrk share both cores)\n")
         print(table(two, "candidates", marked))
-    if micro:
-        print(micro_table(micro))
+    if res.inproc:
+        print(inproc_table(res.inproc))
+    if res.micro:
+        print(micro_table(res.micro))
     print(
         "Behaviour checks (same bodies, headers, 400/406 errors, strict body types): "
-        + ("every app passed" if not problems else "(*) deviates:")
+        + ("every app passed" if not res.problems else "(*) deviates:")
     )
-    for stack, found in problems.items():
+    for stack, found in res.problems.items():
         for p in found:
             print(f"  {stack}: {p}")
     print(f"\nTotal time {elapsed:.0f} s")
     if args.output:
-        args.output.write_text(
-            json.dumps(
-                {
-                    "machine": header,
-                    "cells": [asdict(c) for c in cells],
-                    "summary": [asdict(r) for r in rows],
-                    "micro": micro,
-                    "problems": problems,
-                },
-                indent=1,
-            )
-        )
+        doc = {**asdict(res), "summary": [asdict(r) for r in rows]}
+        args.output.write_text(json.dumps(doc, indent=1))
 
 
 if __name__ == "__main__":

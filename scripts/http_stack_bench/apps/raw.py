@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Awaitable, Callable
 from urllib.parse import parse_qsl
 
 import payload_msgspec as p
@@ -18,12 +19,15 @@ from shared import (
     version_headers,
 )
 
+Answer = tuple[int, bytes, list[tuple[str, str]]]
+Handler = Callable[[Scope, Receive, Version], Awaitable[Answer]]
 
-async def root(scope: Scope, receive: Receive, version: Version) -> tuple[int, bytes, list]:
+
+async def root(scope: Scope, receive: Receive, version: Version) -> Answer:
     return 200, p.encode(p.VERSIONS), get_headers(version)
 
 
-async def candidates(scope: Scope, receive: Receive, version: Version) -> tuple[int, bytes, list]:
+async def candidates(scope: Scope, receive: Receive, version: Version) -> Answer:
     params = dict(parse_qsl(scope["query_string"].decode("latin-1")))
     query = parse_candidate_query(
         params.get("resources"), params.get("required"), params.get("limit")
@@ -31,9 +35,7 @@ async def candidates(scope: Scope, receive: Receive, version: Version) -> tuple[
     return 200, p.encode(p.find_candidates(query)), get_headers(version)
 
 
-async def put_allocations(
-    scope: Scope, receive: Receive, version: Version
-) -> tuple[int, bytes, list]:
+async def put_allocations(scope: Scope, receive: Receive, version: Version) -> Answer:
     try:
         uuid.UUID(scope["path"][len("/allocations/") :])
     except ValueError:
@@ -42,10 +44,13 @@ async def put_allocations(
     return 204, b"", []
 
 
-ROUTES = {("GET", "/"): root, ("GET", "/allocation_candidates"): candidates}
+ROUTES: dict[tuple[str, str], Handler] = {
+    ("GET", "/"): root,
+    ("GET", "/allocation_candidates"): candidates,
+}
 
 
-def route(method: str, path: str):
+def route(method: str, path: str) -> Handler:
     if path.startswith("/allocations/"):
         if method == "PUT":
             return put_allocations
