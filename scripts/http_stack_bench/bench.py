@@ -209,6 +209,18 @@ def wait_ready(server: Server, timeout: float = 90.0) -> None:
     raise RuntimeError(f"{server.name} did not answer within {timeout:.0f} s")
 
 
+def wait_idle(group: list[Server], timeout: float = 120.0) -> None:
+    """Until the servers use no CPU: the first answer comes from the first worker up, and
+    the other workers (or other servers) may still be importing on a loaded machine."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        before = sum(s.cpu_seconds() for s in group)
+        time.sleep(0.5)
+        if sum(s.cpu_seconds() for s in group) - before < 0.02 * len(group):
+            return
+    print(f"warning: servers still busy after {timeout:.0f} s", file=sys.stderr)
+
+
 # ---- correctness: every app must answer the same, or the comparison is void ------------
 
 
@@ -363,7 +375,8 @@ def run_wrk(
     res = json.loads(next(ln for ln in out.splitlines() if ln.startswith("RESULT "))[7:])
     server_cpu = cpu1 - cpu0
     wrk_cpu = (ru1.ru_utime + ru1.ru_stime) - (ru0.ru_utime + ru0.ru_stime)
-    other = _other_load(cores0, cores1, server_cpu, wall, args.server_cpus)
+    ours = server_cpu + (0.0 if args.client_cpus else wrk_cpu)
+    other = _other_load(cores0, cores1, ours, wall, args.server_cpus)
     return Cell(
         stack=server.name,
         endpoint=endpoint,
@@ -381,15 +394,16 @@ def run_wrk(
 def _other_load(
     c0: dict[str, tuple[float, float]],
     c1: dict[str, tuple[float, float]],
-    server_cpu: float,
+    ours: float,
     wall: float,
     server_cpus: str | None,
 ) -> float:
-    """Percent of the server's core that something else used (other helpers, the kernel)."""
+    """Percent of the server's core(s) that something else used: other processes, steal,
+    interrupts. ``ours`` is the server's CPU, plus wrk's when wrk is not pinned elsewhere."""
     key = f"cpu{server_cpus}" if server_cpus and server_cpus.isdigit() else "cpu"
     busy = c1[key][0] - c0[key][0]
     cores = 1 if key != "cpu" else os.cpu_count() or 1
-    return max(0.0, 100 * (busy - server_cpu) / wall / cores)
+    return max(0.0, 100 * (busy - ours) / wall / cores)
 
 
 _MIXED_LUA = """
@@ -525,7 +539,7 @@ def table(rows: list[Row], endpoint: str, marked: set[str]) -> str:
 
 def micro_table(results: list[dict[str, Any]]) -> str:
     lines = [
-        "### Payloads, per call (best of 5, round-robin, pinned to the server core)",
+        "### Payloads, per call (CPU time, best of 7 round-robin, pinned to the server core)",
         "",
         "| operation | library | us/call | ratio |",
         "|---|---|---:|---:|",
@@ -544,7 +558,7 @@ def inproc_table(results: list[dict[str, Any]]) -> str:
     apps = sorted(dict.fromkeys(r["app"] for r in results), key=lambda a: us[a, "candidates"])
     head = " | ".join(f"{ENDPOINTS[e]} us | x raw" for e in ENDPOINTS)
     lines = [
-        "### Framework alone, in-process (no server, no socket; best of 5, round-robin)",
+        "### Framework alone, in-process (no server, no socket; CPU time, best of 7 round-robin)",
         "",
         f"| framework | {head} |",
         "|---|" + "---:|---:|" * len(ENDPOINTS),
@@ -684,6 +698,8 @@ def measure(
     expected: dict[str, object] = {}
     for s in group:
         wait_ready(s)
+    wait_idle(group)
+    for s in group:
         found = check(s, expected)
         if found:
             problems[s.name] = found

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import time
 import timeit
 from collections.abc import Callable
 from functools import partial
@@ -88,11 +89,19 @@ def check_encoders() -> int:
     return len(next(iter(ENCODERS.values()))())
 
 
-def per_call_us(fns: dict[str, Callable[[], object]], repeats: int = 5) -> dict[str, float]:
-    """Best of ``repeats`` timings (~0.05 s each) per function, taken round-robin so that a
-    slow spell of this shared machine hits every library instead of one."""
-    timers = {name: timeit.Timer(fn) for name, fn in fns.items()}
-    numbers = {name: max(1, timer.autorange()[0] // 4) for name, timer in timers.items()}
+def per_call_us(
+    fns: dict[str, Callable[[], object]], repeats: int = 7, target_s: float = 0.02
+) -> dict[str, float]:
+    """Best of ``repeats`` timings (~``target_s`` of CPU each) per function, taken
+    round-robin so that a slow spell of this shared machine hits every library alike.
+
+    The clock is this process's CPU time, not the wall clock: on a machine shared with other
+    work, wall time also counts the slices other processes ran in, CPU time does not."""
+    timers = {name: timeit.Timer(fn, timer=time.process_time) for name, fn in fns.items()}
+    numbers = {
+        name: max(10, int(target_s / max(timer.timeit(20) / 20, 1e-8)))
+        for name, timer in timers.items()
+    }
     best = dict.fromkeys(fns, float("inf"))
     for _ in range(repeats):
         for name, timer in timers.items():
