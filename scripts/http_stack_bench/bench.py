@@ -15,6 +15,7 @@ import atexit
 import contextlib
 import http.client
 import json
+import math
 import os
 import platform
 import random
@@ -484,8 +485,12 @@ class Row:
         return self.stack.split(" + ")[0]
 
     @property
+    def app(self) -> str:
+        return self.stack.split(" + ")[1].split(" x")[0]
+
+    @property
     def is_raw(self) -> bool:
-        return self.stack.split(" x")[0].endswith("+ raw")
+        return self.app == "raw"
 
 
 def summarize(cells: list[Cell]) -> list[Row]:
@@ -534,6 +539,38 @@ def table(rows: list[Row], endpoint: str, marked: set[str]) -> str:
             f"| {r.p99_ms:.2f} | {r.cpu_us:.0f} | {extra:+.0f} | {r.spread_pct:.0f}% "
             f"| {r.other_pct:.0f}% | {r.errors} |"
         )
+    return "\n".join(lines) + "\n"
+
+
+def _geomean(values: list[float]) -> float:
+    return math.exp(statistics.fmean(math.log(v) for v in values))
+
+
+def pooled_table(rows: list[Row], ref: str, key: str) -> str:
+    """Ratios to ``ref`` pooled (geometric mean) over every cell both were measured in.
+
+    ``key`` 'server' compares servers over the same (app, endpoint) cells; 'app' compares
+    frameworks over the same (server, endpoint) cells. One cell is noisy on a shared
+    machine; the pooled ratio over many is what a choice can rest on."""
+    other = "app" if key == "server" else "server"
+    cells = {(getattr(r, key), getattr(r, other), r.endpoint): r for r in rows}
+    names = list(dict.fromkeys(getattr(r, key) for r in rows))
+    lines = [
+        f"| {key} | cells | server CPU per request, x {ref} | req/s, x {ref} |",
+        "|---|---:|---:|---:|",
+    ]
+    found = []
+    for name in names:
+        pairs = [
+            (cells[k], cells[(ref, *k[1:])])
+            for k in cells
+            if k[0] == name and (ref, *k[1:]) in cells
+        ]
+        if pairs:
+            cpu = _geomean([a.cpu_us / b.cpu_us for a, b in pairs])
+            found.append((cpu, name, len(pairs), _geomean([a.rps / b.rps for a, b in pairs])))
+    for cpu, name, n, rps in sorted(found):
+        lines.append(f"| {name} | {n} | {cpu:.2f} | {rps:.2f} |")
     return "\n".join(lines) + "\n"
 
 
@@ -599,7 +636,7 @@ def parse_args() -> argparse.Namespace:
     ap.add_argument("--apps", default=",".join(APPS))
     ap.add_argument(
         "--hypercorn-apps",
-        default="raw,starlette,fastapi,litestar",
+        default="raw,starlette,fastapi",
         help="the apps hypercorn serves ('all': every one of --apps); a subset "
         "keeps one run under five minutes",
     )
@@ -723,8 +760,13 @@ def report(res: Results, args: argparse.Namespace, elapsed: float) -> None:
         f"(median kept); servers on CPU {args.server_cpus or 'any'}, wrk on CPU "
         f"{args.client_cpus or 'any'}; one worker each unless 'x2' (those unpinned)\n"
     )
+    single = [r for r in rows if " x2" not in r.stack]
+    print("### Pooled over all cells (geometric mean of per-cell ratios)\n")
+    ref = "uvicorn" if any(r.server == "uvicorn" for r in single) else single[0].server
+    print(pooled_table(single, ref, "server"))
+    print(pooled_table(single, "raw", "app"))
     for endpoint in args.endpoints.split(","):
-        print(table([r for r in rows if " x2" not in r.stack], endpoint, marked))
+        print(table(single, endpoint, marked))
     two = [r for r in rows if " x2" in r.stack]
     if two:
         print("### 2 workers, unpinned (server and wrk share both cores)\n")
