@@ -59,11 +59,16 @@ async def root(request: Request) -> Response:
     return _json(request, p.encode(p.VERSIONS))
 
 
+def _first(request: Request, name: str) -> str | None:
+    values = request.query.get(name)
+    return values[0] if values else None
+
+
 @app.router.get("/allocation_candidates")
 async def candidates(request: Request) -> Response:
-    q = request.query
-    first = lambda name: q[name][0] if name in q else None  # noqa: E731
-    query = parse_candidate_query(first("resources"), first("required"), first("limit"))
+    query = parse_candidate_query(
+        _first(request, "resources"), _first(request, "required"), _first(request, "limit")
+    )
     return _json(request, p.encode(p.find_candidates(query)))
 
 
