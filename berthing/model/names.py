@@ -1,13 +1,16 @@
 """Resource class and trait names: the standard sets plus validated ``CUSTOM_*`` names.
 
-The standard names follow os-resource-classes and os-traits, so that a Placement
-client's names mean the same thing here. Custom names follow Placement's rule:
-``CUSTOM_`` then upper-case letters, digits and underscores, at most 255 characters.
+The standard names are those of os-resource-classes and os-traits. Custom names follow
+Placement's rule: ``CUSTOM_`` then upper-case letters, digits and underscores, at most
+255 characters.
 """
 
 from __future__ import annotations
 
 import re
+
+import os_resource_classes
+import os_traits
 
 from berthing.model.errors import InvalidInput
 
@@ -32,63 +35,19 @@ DISABLED_TRAIT = "COMPUTE_STATUS_DISABLED"
 SHARING_TRAIT = "MISC_SHARES_VIA_AGGREGATE"
 """A sharing provider (e.g. a storage pool) lends its inventory to its aggregates' hosts."""
 
-STANDARD_RESOURCE_CLASSES: tuple[str, ...] = (
-    "VCPU",
-    "MEMORY_MB",
-    "DISK_GB",
-    "PCI_DEVICE",
-    "SRIOV_NET_VF",
-    "NUMA_SOCKET",
-    "NUMA_CORE",
-    "NUMA_THREAD",
-    "NUMA_MEMORY_MB",
-    "IPV4_ADDRESS",
-    "VGPU",
-    "VGPU_DISPLAY_HEAD",
-    "NET_BW_EGR_KILOBIT_PER_SEC",
-    "NET_BW_IGR_KILOBIT_PER_SEC",
-    "PCPU",
-    "MEM_ENCRYPTION_CONTEXT",
-    "FPGA",
-    "PGPU",
-    "NET_PACKET_RATE_KILOPACKET_PER_SEC",
-    "NET_PACKET_RATE_EGR_KILOPACKET_PER_SEC",
-    "NET_PACKET_RATE_IGR_KILOPACKET_PER_SEC",
-)
-
-# A working subset of os-traits: the ones schedulers and operators reach for most.
-STANDARD_TRAITS: tuple[str, ...] = (
-    DISABLED_TRAIT,
-    "COMPUTE_VOLUME_MULTI_ATTACH",
-    "COMPUTE_TRUSTED_CERTS",
-    "COMPUTE_GRAPHICS_MODEL_VIRTIO",
-    "COMPUTE_NET_ATTACH_INTERFACE",
-    "COMPUTE_IMAGE_TYPE_QCOW2",
-    "COMPUTE_IMAGE_TYPE_RAW",
-    "HW_CPU_X86_AVX",
-    "HW_CPU_X86_AVX2",
-    "HW_CPU_X86_AVX512F",
-    "HW_CPU_X86_SSE42",
-    "HW_CPU_X86_AMD_SEV",
-    "HW_CPU_X86_SGX",
-    "HW_CPU_HYPERTHREADING",
-    "HW_CPU_AARCH64_SVE",
-    "HW_GPU_API_CUDA_V10_0",
-    "HW_GPU_API_VULKAN",
-    "HW_NIC_SRIOV",
-    "HW_NIC_OFFLOAD_TSO",
-    "HW_NUMA_ROOT",
-    "STORAGE_DISK_HDD",
-    "STORAGE_DISK_SSD",
-    SHARING_TRAIT,
-)
+# The standard names are os-resource-classes' and os-traits' (the packages Placement and
+# Nova read them from), so that a Placement client's names mean the same thing here.
+STANDARD_RESOURCE_CLASSES: tuple[str, ...] = tuple(os_resource_classes.STANDARDS)
+STANDARD_TRAITS: tuple[str, ...] = tuple(sorted(os_traits.get_traits()))
+_STANDARD_RC = frozenset(STANDARD_RESOURCE_CLASSES)
+_STANDARD_TRAITS = frozenset(STANDARD_TRAITS)
 
 
 def is_custom(name: str) -> bool:
     return name.startswith(CUSTOM_PREFIX)
 
 
-def _validate(name: object, kind: str, standard: tuple[str, ...]) -> str:
+def _validate(name: object, kind: str, standard: frozenset[str]) -> str:
     if not isinstance(name, str) or not name:
         raise InvalidInput(f"A {kind} name must be a non-empty string, got {name!r}.")
     if len(name) > _MAX_NAME:
@@ -109,12 +68,12 @@ def _suggest(name: str) -> str:
 
 def validate_resource_class(name: object) -> str:
     """Return ``name`` if it is a standard or well-formed custom resource class."""
-    return _validate(name, "resource class", STANDARD_RESOURCE_CLASSES)
+    return _validate(name, "resource class", _STANDARD_RC)
 
 
 def validate_trait(name: object) -> str:
     """Return ``name`` if it is a standard or well-formed custom trait."""
-    return _validate(name, "trait", STANDARD_TRAITS)
+    return _validate(name, "trait", _STANDARD_TRAITS)
 
 
 def validate_trait_sets(required: frozenset[str], forbidden: frozenset[str]) -> None:

@@ -96,6 +96,15 @@ class ResourceStore(ABC):
         """Delete a custom class. ``InUse`` if any inventory uses it; ``NotFound`` if absent."""
         self._delete_name("class", _deletable(validate_resource_class(name), "resource class"))
 
+    def rename_resource_class(self, old: str, new: str) -> None:
+        """Rename a custom class nothing uses yet (Placement 1.2-1.6's PUT). Placement
+        renames classes in use too; berthing refuses (``InUse``), because the name is
+        written into every allocation that uses it on the replicated backends."""
+        self._rename_class(
+            _deletable(validate_resource_class(old), "resource class"),
+            _custom(validate_resource_class(new)),
+        )
+
     def delete_trait(self, name: str) -> None:
         """Delete a custom trait. ``InUse`` if any provider has it; ``NotFound`` if absent."""
         self._delete_name("trait", _deletable(validate_trait(name), "trait"))
@@ -164,10 +173,13 @@ class ResourceStore(ABC):
         """Replace all traits under a generation check; unknown traits: ``TraitNotFound``."""
         return self._set_traits(uuid, generation, sorted({validate_trait(t) for t in traits}))
 
-    def set_aggregates(self, uuid: str, generation: int, aggregates: Iterable[str]) -> Provider:
-        """Replace all aggregate memberships under a generation check."""
+    def set_aggregates(
+        self, uuid: str, generation: int, aggregates: Iterable[str], *, bump: bool = True
+    ) -> Provider:
+        """Replace all aggregate memberships under a generation check. ``bump=False``
+        leaves the generation as it is, as Placement did before microversion 1.19."""
         aggs = sorted({validate_uuid(a, "aggregate uuid") for a in aggregates})
-        return self._set_aggregates(uuid, generation, aggs)
+        return self._set_aggregates(uuid, generation, aggs, bump)
 
     @abstractmethod
     def shape(self) -> StoreShape:
@@ -276,7 +288,14 @@ class ResourceStore(ABC):
     def _set_traits(self, uuid: str, generation: int, traits: list[str]) -> Provider: ...
 
     @abstractmethod
-    def _set_aggregates(self, uuid: str, generation: int, aggregates: list[str]) -> Provider: ...
+    def _set_aggregates(
+        self, uuid: str, generation: int, aggregates: list[str], bump: bool
+    ) -> Provider: ...
+
+    @abstractmethod
+    def _rename_class(self, old: str, new: str) -> None:
+        """Rename an unused custom class in one write: ``ResourceClassNotFound`` if
+        ``old`` is absent, ``DuplicateName`` if ``new`` exists, ``InUse`` if used."""
 
     @abstractmethod
     def _commit(self, change: AllocationChange) -> ClaimResult:

@@ -86,6 +86,8 @@ class Reply:
     body: object = None
     """Encoded as JSON; None: no body."""
     headers: dict[str, str] = field(default_factory=dict)
+    cache: bool | None = None
+    """Caching headers (1.15+): by default on GETs and on replies with a body."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -145,7 +147,8 @@ class PlacementApp:
             handler, params = self._route(request, version)
             call = await self._call(request, handler, params, version, identity)
             reply = await anyio.to_thread.run_sync(handler.fn, call)
-            return _json(reply, version, cache=request.method == "GET" or reply.body is not None)
+            cache = request.method == "GET" or reply.body is not None
+            return _json(reply, version, cache=cache if reply.cache is None else reply.cache)
         except VersionError as exc:
             return _version_error(exc, request, request_id)
         except Exception as exc:  # every error is rendered here, and only here

@@ -6,12 +6,13 @@ lives in ``core``.
 
 from __future__ import annotations
 
-from berthing.api.placement import providers
+from berthing.api.placement import aggregates, classes, inventories, providers, traits
 from berthing.api.placement.core import Handler, Route
 
 __all__ = ["ROUTES"]
 
 _RP = "placement:resource_providers"
+_INV = f"{_RP}:inventories"
 
 ROUTES: list[Route] = [
     Route(
@@ -27,6 +28,63 @@ ROUTES: list[Route] = [
             "GET": Handler(providers.show, f"{_RP}:show"),
             "PUT": Handler(providers.update, f"{_RP}:update"),
             "DELETE": Handler(providers.delete, f"{_RP}:delete"),
+        },
+    ),
+    Route(
+        "/resource_providers/{uuid}/inventories",
+        {
+            "GET": Handler(inventories.list_inventories, f"{_INV}:list"),
+            "POST": Handler(inventories.create, f"{_INV}:create"),
+            "PUT": Handler(inventories.replace_all, f"{_INV}:update"),
+            # Before 1.5 this method did not exist on the route: 405, without Allow.
+            "DELETE": Handler(inventories.delete_all, f"{_INV}:delete", "1.5", below_version=405),
+        },
+    ),
+    Route(
+        "/resource_providers/{uuid}/inventories/{resource_class}",
+        {
+            "GET": Handler(inventories.show, f"{_INV}:show"),
+            "PUT": Handler(inventories.update, f"{_INV}:update"),
+            "DELETE": Handler(inventories.delete, f"{_INV}:delete"),
+        },
+    ),
+    Route(
+        "/resource_providers/{uuid}/aggregates",
+        {
+            "GET": Handler(aggregates.list_aggregates, f"{_RP}:aggregates:list", "1.1"),
+            "PUT": Handler(aggregates.replace, f"{_RP}:aggregates:update", "1.1"),
+        },
+    ),
+    Route(
+        "/resource_providers/{uuid}/traits",
+        {
+            "GET": Handler(traits.provider_traits, f"{_RP}:traits:list", "1.6"),
+            "PUT": Handler(traits.set_provider_traits, f"{_RP}:traits:update", "1.6"),
+            "DELETE": Handler(traits.delete_provider_traits, f"{_RP}:traits:delete", "1.6"),
+        },
+    ),
+    Route(
+        "/resource_classes",
+        {
+            "GET": Handler(classes.list_classes, "placement:resource_classes:list", "1.2"),
+            "POST": Handler(classes.create, "placement:resource_classes:create", "1.2"),
+        },
+    ),
+    Route(
+        "/resource_classes/{name}",
+        {
+            "GET": Handler(classes.show, "placement:resource_classes:show", "1.2"),
+            "PUT": Handler(classes.put, "placement:resource_classes:update", "1.2"),
+            "DELETE": Handler(classes.delete, "placement:resource_classes:delete", "1.2"),
+        },
+    ),
+    Route("/traits", {"GET": Handler(traits.list_traits, "placement:traits:list", "1.6")}),
+    Route(
+        "/traits/{name}",
+        {
+            "GET": Handler(traits.show, "placement:traits:show", "1.6"),
+            "PUT": Handler(traits.put, "placement:traits:update", "1.6"),
+            "DELETE": Handler(traits.delete, "placement:traits:delete", "1.6"),
         },
     ),
 ]

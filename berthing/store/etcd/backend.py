@@ -170,11 +170,16 @@ class EtcdStore(Store):
             "set_traits", lambda a: providers.set_traits(a, self._keys, uuid, generation, traits)
         )
 
-    def _set_aggregates(self, uuid: str, generation: int, aggregates: list[str]) -> Provider:
+    def _set_aggregates(
+        self, uuid: str, generation: int, aggregates: list[str], bump: bool
+    ) -> Provider:
         return self._run(
             "set_aggregates",
-            lambda a: providers.set_aggregates(a, self._keys, uuid, generation, aggregates),
+            lambda a: providers.set_aggregates(a, self._keys, uuid, generation, aggregates, bump),
         )
+
+    def _rename_class(self, old: str, new: str) -> None:
+        self._run("rename_class", lambda a: providers.rename_class(a, self._keys, old, new))
 
     def shape(self) -> StoreShape:
         self._catch_up()

@@ -38,6 +38,7 @@ __all__ = [
     "delete_provider",
     "ensure_name",
     "index_users",
+    "rename_class",
     "set_aggregates",
     "set_inventories",
     "set_traits",
@@ -239,14 +240,34 @@ def set_traits(a: Attempt, k: Keys, uuid: str, generation: int, traits: list[str
 
 
 def set_aggregates(
-    a: Attempt, k: Keys, uuid: str, generation: int, aggregates: list[str]
+    a: Attempt, k: Keys, uuid: str, generation: int, aggregates: list[str], bump: bool = True
 ) -> Provider:
     doc = a.doc(k.provider(uuid))
     done = _unchanged_or_mine(a, k, uuid, doc, generation)
     if done is not None:
         return done
     assert doc is not None
-    return _bump(a, k, uuid, doc, aggregates=aggregates)
+    if bump:
+        return _bump(a, k, uuid, doc, aggregates=aggregates)
+    new = {**doc, "aggregates": aggregates, "token": a.token}
+    a.put(k.provider(uuid), new)
+    return provider_from(k.provider(uuid), uuid, new)
+
+
+def rename_class(a: Attempt, k: Keys, old: str, new: str) -> None:
+    """Only an unused class: its name is in every inventory, usage and allocation
+    document that uses it, and those are not rewritten."""
+    mine, taken = a.docs(k.resource_class(old), k.resource_class(new))
+    if mine is None:
+        if a.ambiguous and taken is not None and taken.get("token") == a.token:
+            return  # our own earlier attempt renamed it
+        raise ResourceClassNotFound(old)
+    if taken is not None:
+        raise DuplicateName(f"Resource class {new} exists already.", hint="Pick another name.")
+    if not a.empty(k.class_users(old)):
+        raise InUse(f"{old} is used by inventories.", hint="Only an unused class can be renamed.")
+    a.delete(k.resource_class(old))
+    a.put(k.resource_class(new), {"token": a.token})
 
 
 # -- helpers ----------------------------------------------------------------------------

@@ -91,9 +91,15 @@ class SqliteStore(Store):
         with self._db.write() as db:
             return providers.set_traits(db, uuid, generation, traits)
 
-    def _set_aggregates(self, uuid: str, generation: int, aggregates: list[str]) -> Provider:
+    def _set_aggregates(
+        self, uuid: str, generation: int, aggregates: list[str], bump: bool
+    ) -> Provider:
         with self._db.write() as db:
-            return providers.set_aggregates(db, uuid, generation, aggregates)
+            return providers.set_aggregates(db, uuid, generation, aggregates, bump)
+
+    def _rename_class(self, old: str, new: str) -> None:
+        with self._db.write() as db:
+            providers.rename_class(db, old, new)
 
     def shape(self) -> StoreShape:
         with self._db.read() as db:

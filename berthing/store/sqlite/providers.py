@@ -40,6 +40,7 @@ __all__ = [
     "load_states",
     "provider_id",
     "rc_ids",
+    "rename_class",
     "set_aggregates",
     "set_inventories",
     "set_traits",
@@ -278,7 +279,11 @@ def set_traits(db: sqlite3.Connection, uuid: str, generation: int, traits: list[
 
 
 def set_aggregates(
-    db: sqlite3.Connection, uuid: str, generation: int, aggregates: list[str]
+    db: sqlite3.Connection,
+    uuid: str,
+    generation: int,
+    aggregates: list[str],
+    bump_generation: bool = True,
 ) -> Provider:
     pid = checked_provider(db, uuid, generation)
     db.execute("DELETE FROM provider_aggregates WHERE provider_id = ?", (pid,))
@@ -286,7 +291,16 @@ def set_aggregates(
         "INSERT INTO provider_aggregates(provider_id, aggregate) VALUES (?, ?)",
         [(pid, a) for a in aggregates],
     )
-    return _bump_and_load(db, pid)
+    return _bump_and_load(db, pid) if bump_generation else load_providers(db, [pid])[0]
+
+
+def rename_class(db: sqlite3.Connection, old: str, new: str) -> None:
+    old_id = name_ids(db, "class", [old])[old]
+    if db.execute("SELECT 1 FROM resource_classes WHERE name = ?", (new,)).fetchone():
+        raise DuplicateName(f"Resource class {new} exists already.", hint="Pick another name.")
+    if db.execute("SELECT 1 FROM inventories WHERE rc_id = ? LIMIT 1", (old_id,)).fetchone():
+        raise InUse(f"{old} is used by inventories.", hint="Only an unused class can be renamed.")
+    db.execute("UPDATE resource_classes SET name = ? WHERE id = ?", (new, old_id))
 
 
 # -- reads ---------------------------------------------------------------------------

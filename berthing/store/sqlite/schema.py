@@ -204,6 +204,13 @@ def migrate(db: sqlite3.Connection, path: str) -> None:
         )
     for migration in MIGRATIONS[current:]:
         migration(db)
+    # The standard names come from os-traits and os-resource-classes, which add names in
+    # new releases: a store opened by a newer berthing learns them.
+    db.executemany(
+        "INSERT OR IGNORE INTO resource_classes(name) VALUES (?)",
+        [(n,) for n in STANDARD_RESOURCE_CLASSES],
+    )
+    db.executemany("INSERT OR IGNORE INTO traits(name) VALUES (?)", [(n,) for n in STANDARD_TRAITS])
     if row is None:
         db.execute("INSERT INTO berthing_schema(version) VALUES (?)", (SCHEMA_VERSION,))
     elif current != SCHEMA_VERSION:
