@@ -11,24 +11,31 @@ rendered here, from ``api.errors.to_http``, as JSON or as HTML when the client a
 from __future__ import annotations
 
 import email.utils
-import html
 import logging
-import re
 import time
-import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 import anyio.to_thread
 import msgspec
-from starlette.datastructures import Headers, QueryParams
+from starlette.datastructures import QueryParams
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
 from berthing.api.auth import Authenticator, Identity
 from berthing.api.errors import UNDEFINED, ApiError, HttpError, to_http
+from berthing.api.http import (
+    REQUEST_ID,
+    Route,
+    accepts_json,
+    check_media_type,
+    error_body,
+    new_request_id,
+    render_error,
+    unauthorized,
+)
 from berthing.api.placement.microversion import (
     MAX,
     MIN,
@@ -46,7 +53,6 @@ __all__ = ["Call", "Handler", "PlacementApp", "Reply", "Route"]
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 VERSION_HEADER = "openstack-api-version"
-REQUEST_ID = "x-openstack-request-id"
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,20 +106,10 @@ class Handler:
     inventories before 1.5, and 404 for every other route."""
 
 
-@dataclass(frozen=True, slots=True)
-class Route:
-    path: str
-    methods: Mapping[str, Handler]
-
-    def pattern(self) -> re.Pattern[str]:
-        regex = re.sub(r"\{(\w+)\}", r"(?P<\1>[^/]+)", self.path)
-        return re.compile(f"^{regex}$")
-
-
 class PlacementApp:
     def __init__(
         self,
-        routes: list[Route],
+        routes: list[Route[Handler]],
         root: Callable[[Version], object],
         *,
         store: Store,
@@ -129,7 +125,7 @@ class PlacementApp:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         request = Request(scope, receive)
-        request_id = f"req-{uuid.uuid4()}"
+        request_id = new_request_id()
         response = await self._respond(request, request_id)
         response.headers[REQUEST_ID] = request_id
         await response(scope, receive, send)
@@ -142,7 +138,7 @@ class PlacementApp:
                 return _json(Reply(body=self.root(version)), version, cache=True)
             identity = self.auth.identify(request.headers)
             if identity is None:
-                return _unauthorized()
+                return unauthorized()
             version = parse_header(request.headers.get(VERSION_HEADER))
             handler, params = self._route(request, version)
             call = await self._call(request, handler, params, version, identity)
@@ -184,13 +180,13 @@ class PlacementApp:
         version: Version,
         who: Identity,
     ) -> Call:
-        if request.method == "GET" and not _accepts_json(request.headers):
+        if request.method == "GET" and not accepts_json(request.headers):
             raise ApiError(406, "Only application/json is available; check the Accept header.")
         target = {"project_id": who.project_id}
         if not self.policy.allows(handler.policy, who, target):
             raise ApiError(403, f"Policy does not allow {handler.policy} to be performed.")
         body = await request.body()
-        _check_media_type(request.headers, body)
+        check_media_type(request.headers, body)
         prefix = str(request.scope.get("root_path", ""))
         return Call(
             version,
@@ -230,7 +226,7 @@ class PlacementApp:
         if version is not None:
             headers[VERSION_HEADER] = f"{SERVICE} {version}"
             headers["vary"] = VERSION_HEADER
-        return _render_error(request, error.status, {"errors": [body]}, headers)
+        return render_error(request, error.status, {"errors": [body]}, headers)
 
 
 # -- rendering -----------------------------------------------------------------------------
@@ -247,56 +243,9 @@ def _json(reply: Reply, version: Version, *, cache: bool) -> Response:
     return Response(content, reply.status, headers, media_type="application/json")
 
 
-def _render_error(
-    request: Request, status: int, body: dict[str, Any], headers: dict[str, str]
-) -> Response:
-    if "text/html" in request.headers.get("accept", ""):
-        error = body["errors"][0]
-        page = (
-            f"<html><head><title>{status} {html.escape(error['title'])}</title></head>"
-            f"<body><h1>{status} {html.escape(error['title'])}</h1>"
-            f"<p>{html.escape(error['detail'])}</p></body></html>"
-        )
-        return Response(page, status, headers, media_type="text/html")
-    return Response(msgspec.json.encode(body), status, headers, media_type="application/json")
-
-
-def _unauthorized() -> Response:
-    body = {
-        "message": "The request you have made requires authentication.",
-        "code": "401 Unauthorized",
-        "title": "Unauthorized",
-    }
-    return Response(msgspec.json.encode(body), 401, media_type="application/json")
-
-
 def _version_error(exc: VersionError, request: Request, request_id: str) -> Response:
-    error: dict[str, Any] = {
-        "status": exc.status,
-        "title": "Not Acceptable" if exc.status == 406 else "Bad Request",
-        "detail": exc.detail,
-        "request_id": request_id,
-    }
+    title = "Not Acceptable" if exc.status == 406 else "Bad Request"
+    body = error_body(exc.status, title, exc.detail, request_id, None)
     if exc.status == 406:
-        error.update(max_version=str(MAX), min_version=str(MIN))
-    return _render_error(request, exc.status, {"errors": [error]}, {})
-
-
-def _accepts_json(headers: Headers) -> bool:
-    accept = headers.get("accept", "")
-    if not accept.strip():
-        return True
-    kinds = {part.split(";")[0].strip().lower() for part in accept.split(",")}
-    return bool(kinds & {"application/json", "application/*", "*/*"})
-
-
-def _check_media_type(headers: Headers, body: bytes) -> None:
-    if not body:
-        return
-    content_type = headers.get("content-type")
-    if not content_type:
-        raise ApiError(400, "A request with a body needs a Content-Type header (application/json).")
-    if content_type.split(";")[0].strip().lower() != "application/json":
-        raise ApiError(
-            415, f"The media type {content_type} is not supported, use application/json."
-        )
+        body["errors"][0].update(max_version=str(MAX), min_version=str(MIN))
+    return render_error(request, exc.status, body, {})

@@ -6,15 +6,16 @@ lives in ``core``.
 
 from __future__ import annotations
 
+from berthing.api.http import Route
 from berthing.api.placement import aggregates, classes, inventories, providers, traits
-from berthing.api.placement.core import Handler, Route
+from berthing.api.placement.core import Handler
 
 __all__ = ["ROUTES"]
 
 _RP = "placement:resource_providers"
 _INV = f"{_RP}:inventories"
 
-ROUTES: list[Route] = [
+ROUTES: list[Route[Handler]] = [
     Route(
         "/resource_providers",
         {

@@ -22,12 +22,14 @@ from berthing.scheduler import NoValidHost, Scheduler, SchedulerMetrics
 from berthing.sim.bench.workload import request_stream
 from berthing.sim.cloud import load_summary
 from berthing.store import Store, open_store
+from berthing.store.instrument import instrument
 
 __all__ = ["PHASES", "Job", "work"]
 
 #: Store calls timed separately, by the phase they belong to.
 PHASES = {
     "find_providers": "query",
+    "shape": "query",
     "claim": "claim",
     "release": "claim",
     "get_record": "records",
@@ -167,20 +169,11 @@ def _kind(spec: RequestSpec) -> str:
 
 
 def _instrument(store: Store) -> dict[str, float]:
-    """Time the store calls by phase. Done by wrapping this one store object's bound
-    methods, so that neither the scheduler nor the store carries benchmark code."""
+    """Seconds spent in the store by phase of a placement."""
     spent = dict.fromkeys(PHASES.values(), 0.0)
-    for name, phase in PHASES.items():
-        setattr(store, name, _timed(getattr(store, name), phase, spent))
+
+    def observe(operation: str, seconds: float) -> None:
+        spent[PHASES[operation]] += seconds
+
+    instrument(store, observe, PHASES)
     return spent
-
-
-def _timed(call: Callable[..., Any], phase: str, spent: dict[str, float]) -> Callable[..., Any]:
-    def timed(*args: Any, **kwargs: Any) -> Any:
-        started = time.perf_counter()
-        try:
-            return call(*args, **kwargs)
-        finally:
-            spent[phase] += time.perf_counter() - started
-
-    return timed
