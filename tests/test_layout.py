@@ -18,6 +18,7 @@ import berthing
 PUBLIC = {
     "berthing.store": {
         "Capability",
+        "NewParent",
         "RecordStore",
         "ResourceStore",
         "Store",
@@ -30,6 +31,7 @@ PUBLIC = {
         "Claim",
         "ClaimStrategy",
         "Context",
+        "Explanation",
         "LatencyHistogram",
         "NoValidHost",
         "Reason",
@@ -43,9 +45,11 @@ PUBLIC = {
         "define_zone",
         "leave_group",
         "load_config",
+        "load_group",
+        "zone_aggregate",
     },
     "berthing.agent": {"Agent", "Builder", "HostDescription"},
-    "berthing.conductor": {"Conductor", "ConductorStats"},
+    "berthing.conductor": {"Conductor", "ConductorStats", "set_disabled"},
     "berthing.runtime": {"Every", "Liveness", "StopSignal", "retry_conflicts", "stop_on_signals"},
     "berthing.cli": {"main"},
 }
@@ -61,6 +65,8 @@ LAYER = {
     "agent": 5,
     "conductor": 5,
     "sim": 6,
+    "api": 6,
+    "service": 7,
     "cli": 9,
 }
 

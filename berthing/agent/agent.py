@@ -22,12 +22,14 @@ from collections.abc import Callable
 
 from berthing.agent.host import HostDescription
 from berthing.model import (
+    DISABLED_TRAIT,
     Claimed,
     Consumer,
     ConsumerNotFound,
     FailureCause,
     GenerationConflict,
     Heartbeat,
+    HostAdmin,
     HostStats,
     Instance,
     InstanceState,
@@ -105,8 +107,16 @@ class Agent:
     def _write_provider(self) -> Provider:
         p = self.store.get_provider(self.uuid)
         p = self.store.set_inventories(p.uuid, p.generation, self.host.inventories)
-        p = self.store.set_traits(p.uuid, p.generation, self.host.traits)
+        p = self.store.set_traits(p.uuid, p.generation, self._traits())
         return self.store.set_aggregates(p.uuid, p.generation, self.host.aggregates)
+
+    def _traits(self) -> frozenset[str]:
+        """The host's traits; disabled if an operator disabled it (the reaper's mark of
+        a silent host is cleared: the host is back)."""
+        admin = self.store.get_record(HostAdmin, self.uuid)
+        if admin is not None and admin.value.disabled:
+            return self.host.traits | {DISABLED_TRAIT}
+        return self.host.traits
 
     def heartbeat(self) -> None:
         beat = Heartbeat(self.host.name, time.time())

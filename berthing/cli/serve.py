@@ -1,16 +1,19 @@
-"""``berthing serve``: parse the options, load the config, run the server."""
+"""``berthing serve``: parse the options, load the config, run the server and its cell."""
 
 from __future__ import annotations
 
 import argparse
 import logging
+import tempfile
+from pathlib import Path
 
 import msgspec
 import uvicorn
 
-from berthing.service import build_app, load_config
+from berthing.service import Health, build_app, load_config, metrics
+from berthing.service.cell import Cell, CellSettings
 from berthing.service.config import ServeConfig
-from berthing.store import open_store
+from berthing.store import Capability, open_store
 
 __all__ = ["add_arguments", "run"]
 
@@ -21,35 +24,70 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--config", help="TOML config file (default: $BERTHING_CONFIG or the user config dir)"
     )
-    p.add_argument("--host", help="address to listen on (config: server.host; default 127.0.0.1)")
-    p.add_argument("--port", type=int, help="port (config: server.port; default 8778)")
+    p.add_argument("--host", help="address to listen on (config server.host; default 127.0.0.1)")
+    p.add_argument("--port", type=int, help="port (config server.port; default 8778)")
     p.add_argument(
-        "--store", help="store URL (config: server.store; default: the embedded SQLite file)"
+        "--store", help="store URL (config server.store; default: the embedded SQLite file)"
     )
+    p.add_argument(
+        "--conductors",
+        type=int,
+        help="conductor processes of the cell (config cell.conductors; default 1)",
+    )
+    p.add_argument(
+        "--simulate-hosts",
+        type=int,
+        help="add N simulated hosts (config cell.simulate_hosts; default 0)",
+    )
+    p.add_argument("--cell", help="cell name (config cell.name; default cell1)")
 
 
 def _with_flags(config: ServeConfig, args: argparse.Namespace) -> ServeConfig:
-    changes = {k: v for k in ("host", "port", "store") if (v := getattr(args, k)) is not None}
-    return msgspec.structs.replace(config, server=msgspec.structs.replace(config.server, **changes))
+    server = {k: v for k in ("host", "port", "store") if (v := getattr(args, k)) is not None}
+    cell = {k: v for k in ("conductors", "simulate_hosts") if (v := getattr(args, k)) is not None}
+    if args.cell is not None:
+        cell["name"] = args.cell
+    return msgspec.structs.replace(
+        config,
+        server=msgspec.structs.replace(config.server, **server),
+        cell=msgspec.structs.replace(config.cell, **cell),
+    )
 
 
 def run(args: argparse.Namespace) -> int:
     config = _with_flags(load_config(args.config), args)
     config.check_exposure()
-    with open_store(config.server.store) as store:
-        app = build_app(config, store)
-        log.warning(
-            "berthing serving Placement on http://%s:%d over %s",
-            config.server.host,
-            config.server.port,
+    c = config.cell
+    workers = c.conductors + (1 if c.simulate_hosts else 0)
+    # Worker processes open the store by URL: an in-memory store cannot be shared.
+    with (
+        tempfile.TemporaryDirectory(prefix="berthing-metrics-") as scratch,
+        open_store(config.server.store, require={Capability.SHARED} if workers else ()) as store,
+    ):
+        metrics.prepare(Path(scratch))
+        cell = Cell(
             store.url,
+            CellSettings(c.name, c.conductors, c.simulate_hosts, c.reap_every, c.scheduler_config),
         )
-        uvicorn.run(
-            app,
-            host=config.server.host,
-            port=config.server.port,
-            log_level="warning",
-            timeout_keep_alive=5,
-            access_log=False,
-        )
+        cell.start()
+        try:
+            app = build_app(config, store, Health(store, cell.alive))
+            log.warning(
+                "berthing: Placement on http://%s:%d/, own API on /v1, store %s, %s: %d conductors",
+                config.server.host,
+                config.server.port,
+                store.url,
+                c.name,
+                c.conductors,
+            )
+            uvicorn.run(
+                app,
+                host=config.server.host,
+                port=config.server.port,
+                log_level="warning",
+                timeout_keep_alive=5,
+                access_log=False,
+            )
+        finally:
+            cell.close()
     return 0

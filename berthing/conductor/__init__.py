@@ -1,5 +1,6 @@
 """The conductor: drives build requests from API through scheduler to host."""
 
 from berthing.conductor.conductor import Conductor, ConductorStats
+from berthing.conductor.hosts import set_disabled
 
-__all__ = ["Conductor", "ConductorStats"]
+__all__ = ["Conductor", "ConductorStats", "set_disabled"]

@@ -18,7 +18,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from berthing.conductor import reaper
+from berthing.conductor.hosts import reap
 from berthing.model import (
     BerthingError,
     BuildRequest,
@@ -35,6 +35,7 @@ from berthing.model import (
     PlannedInstance,
     Record,
     RequestSpec,
+    ServerRef,
     instance_key,
     new_uuid,
 )
@@ -85,16 +86,31 @@ class Conductor:
 
     # -- requests from the API -------------------------------------------------------
 
-    def submit(self, spec: RequestSpec) -> str:
-        """Record a build request (PENDING); returns its key."""
+    def submit(self, spec: RequestSpec, name: str = "") -> str:
+        """Record a build request (PENDING); returns its key. Each instance gets a
+        ``ServerRef`` first, so that it can be found by its uuid from the start."""
         spec = dataclasses.replace(spec, instance_uuids=spec.uuids())
         key = f"{self.cell}/{new_uuid()}"
         now = time.time()
+        for i, iid in enumerate(spec.instance_uuids):
+            label = name if spec.num_instances == 1 or not name else f"{name}-{i + 1}"
+            self.store.put_record(iid, ServerRef(key, spec.project_id, spec.user_id, label, now))
         self.store.put_record(key, BuildRequest(self.cell, BuildState.PENDING, spec, created=now))
         return key
 
-    def delete(self, instance_uuid: str) -> None:
-        """Ask the instance's host to destroy it; the host frees its resources."""
+    def delete(self, instance_uuid: str, request_key: str | None = None) -> None:
+        """Ask the instance's host to destroy it; the host frees its resources. An
+        instance that holds nothing (its build failed) is just marked deleted in
+        ``request_key``."""
+        if request_key is not None and self._holds_nothing(instance_uuid):
+            gone = Event(time.time(), "deleted", instance_uuid)
+            self._update_instance(
+                request_key,
+                instance_uuid,
+                lambda i: dataclasses.replace(i, step=InstanceStep.DELETED),
+                gone,
+            )
+            return
         rec = self._instance_record(instance_uuid)
         deleting = dataclasses.replace(rec.value, state=InstanceState.DELETING)
         self.store.put_record(rec.key, deleting, rec.revision)
@@ -184,7 +200,7 @@ class Conductor:
         """Disable hosts (by default every host that reports stats) whose heartbeat
         expired and fail their in-flight builds, which the normal path then
         reschedules. Returns the hosts marked down."""
-        down = reaper.reap(self.store, hosts)
+        down = reap(self.store, hosts)
         self.stats.hosts_marked_down += len(down.disabled)
         return down.hosts
 
@@ -384,6 +400,13 @@ class Conductor:
         return dataclasses.replace(planned, step=InstanceStep.ERROR, error=why)
 
     # -- helpers ---------------------------------------------------------------------
+
+    def _holds_nothing(self, instance_uuid: str) -> bool:
+        try:
+            self.store.get_allocations(instance_uuid)
+        except ConsumerNotFound:
+            return True
+        return False
 
     def _instance_record(self, instance_uuid: str) -> Record[Instance]:
         try:

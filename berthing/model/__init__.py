@@ -14,6 +14,7 @@ from berthing.model.build import (
     Event,
     InstanceStep,
     PlannedInstance,
+    ServerRef,
 )
 from berthing.model.candidates import (
     Candidate,
@@ -57,7 +58,7 @@ from berthing.model.errors import (
     TraitNotFound,
 )
 from berthing.model.group import GroupPolicy, ServerGroup, Zone
-from berthing.model.host import Heartbeat, HostStats
+from berthing.model.host import Heartbeat, HostAdmin, HostStats
 from berthing.model.instance import FailureCause, Instance, InstanceState, instance_key
 from berthing.model.inventory import (
     MAX_AMOUNT,
@@ -116,6 +117,7 @@ __all__ = [
     "GenerationConflict",
     "GroupPolicy",
     "Heartbeat",
+    "HostAdmin",
     "HostStats",
     "InUse",
     "Instance",
@@ -139,6 +141,7 @@ __all__ = [
     "RequestSpec",
     "ResourceClassNotFound",
     "ServerGroup",
+    "ServerRef",
     "StoreCorrupt",
     "StoreError",
     "StoreShape",

@@ -23,6 +23,7 @@ __all__ = [
     "Event",
     "InstanceStep",
     "PlannedInstance",
+    "ServerRef",
 ]
 
 
@@ -136,3 +137,18 @@ class BuildRequest:
         """The request with ``instances`` replaced and its state recomputed from them."""
         new = replace(self, instances=dict(instances), events=(*self.events, *events))
         return replace(new, state=new.progress())
+
+
+@dataclass(frozen=True, slots=True)
+class ServerRef:
+    """Key: the instance (server) uuid. Where its build request is, so that a server is
+    found by its uuid without scanning every request; written before the request."""
+
+    KIND: ClassVar[str] = "server"
+    SCHEMA: ClassVar[int] = 1
+
+    request: str
+    project_id: str
+    user_id: str
+    name: str = ""
+    created: float = 0.0

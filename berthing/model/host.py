@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import ClassVar
 
-__all__ = ["Heartbeat", "HostStats"]
+__all__ = ["Heartbeat", "HostAdmin", "HostStats"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,3 +33,17 @@ class HostStats:
     io_ops: int = 0
     build_failures: int = 0
     """Consecutive failed builds, reset by a success."""
+
+
+@dataclass(frozen=True, slots=True)
+class HostAdmin:
+    """Key: the host's provider uuid. An operator's word on a host: disabled hosts get
+    no new instances, whatever their agent says, until an operator enables them."""
+
+    KIND: ClassVar[str] = "host-admin"
+    SCHEMA: ClassVar[int] = 1
+
+    disabled: bool
+    reason: str = ""
+    by: str = ""
+    at: float = 0.0

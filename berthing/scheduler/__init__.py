@@ -7,8 +7,14 @@ from berthing.scheduler.candidates import CandidateSource, StoreCandidates
 from berthing.scheduler.claims import Claim, ClaimStrategy, StoreClaims
 from berthing.scheduler.config import SchedulerConfig, load_config
 from berthing.scheduler.context import Context
-from berthing.scheduler.explain import NoValidHost
-from berthing.scheduler.groups import create_group, define_zone, leave_group
+from berthing.scheduler.explain import Explanation, NoValidHost
+from berthing.scheduler.groups import (
+    create_group,
+    define_zone,
+    leave_group,
+    load_group,
+    zone_aggregate,
+)
 from berthing.scheduler.metrics import LatencyHistogram, SchedulerMetrics
 from berthing.scheduler.pipeline import Scheduler, Selection
 from berthing.scheduler.reasons import Reason
@@ -18,6 +24,7 @@ __all__ = [
     "Claim",
     "ClaimStrategy",
     "Context",
+    "Explanation",
     "LatencyHistogram",
     "NoValidHost",
     "Reason",
@@ -31,4 +38,6 @@ __all__ = [
     "define_zone",
     "leave_group",
     "load_config",
+    "load_group",
+    "zone_aggregate",
 ]

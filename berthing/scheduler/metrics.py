@@ -35,6 +35,11 @@ class LatencyHistogram:
     def upper_bound(index: int) -> float:
         return float(_LOWEST * _GROWTH ** (index + 1))
 
+    @classmethod
+    def middle(cls, index: int) -> float:
+        """The value that stands for every call counted in bucket ``index``."""
+        return cls.upper_bound(index) / math.sqrt(_GROWTH)
+
     def observe(self, seconds: float) -> None:
         self.counts[self.bucket(seconds)] += 1
         self.total += seconds
@@ -53,13 +58,13 @@ class LatencyHistogram:
         for index in sorted(self.counts):
             seen += self.counts[index]
             if seen > rank:
-                return self.upper_bound(index) / math.sqrt(_GROWTH)
+                return self.middle(index)
         return self.upper_bound(max(self.counts))
 
     def values(self) -> Iterator[float]:
         """One representative value per call (its bucket's midpoint), for plots."""
         for index in sorted(self.counts):
-            value = self.upper_bound(index) / math.sqrt(_GROWTH)
+            value = self.middle(index)
             for _ in range(self.counts[index]):
                 yield value
 

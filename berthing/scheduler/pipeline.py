@@ -35,7 +35,13 @@ from berthing.scheduler.candidates import CandidateSource
 from berthing.scheduler.claims import Claim, ClaimStrategy
 from berthing.scheduler.config import SchedulerConfig
 from berthing.scheduler.context import Context
-from berthing.scheduler.explain import NoValidHost, describe_rejections, explain_empty
+from berthing.scheduler.explain import (
+    Explanation,
+    NoValidHost,
+    census,
+    describe_rejections,
+    explain_empty,
+)
 from berthing.scheduler.metrics import SchedulerMetrics
 from berthing.scheduler.stack import build_stack
 from berthing.scheduler.weighers import weigh
@@ -257,7 +263,7 @@ class Scheduler:
         return top + ranked[self.stack.subset :]
 
     def _filter(
-        self, options: list[_Option], ctx: Context, rejections: Counter[str]
+        self, options: list[_Option], ctx: Context, rejections: Counter[str], count: bool = True
     ) -> list[_Option]:
         passed = []
         for option in options:
@@ -265,11 +271,32 @@ class Scheduler:
                 reason = check(option.host, ctx)
                 if reason is not None:
                     rejections[reason] += 1
-                    self.metrics.rejections[reason] += 1
+                    self.metrics.rejections[reason] += count
                     break
             else:
                 passed.append(option)
         return passed
+
+    def explain(self, spec: RequestSpec, top: int = 5) -> Explanation:
+        """A dry run of ``spec`` for its first instance: would it fit, where, and if
+        not, why, host by host. Nothing is claimed and no metric counts it."""
+        ctx = self._prepare(spec)
+        request = self._request(ctx)
+        hosts, rejected = census(self.store, request)
+        result = self.stack.source.find(request)
+        options = [_Option(c, result.providers[c.root]) for c in result.candidates]
+        self._load_stats(ctx, [o.host for o in options])
+        filtered: Counter[str] = Counter()
+        passed = self._filter(options, ctx, filtered, count=False)
+        rejected.update(filtered)
+        if not passed:
+            reasons = explain_empty(self.store, request) if not options else []
+            reasons += describe_rejections(filtered, 0, len(options)) if options else []
+            return Explanation(False, hosts, rejected, (), tuple(reasons))
+        weights = weigh([o.host for o in passed], ctx, self.stack.weighers)
+        ranked = [o for _, o in sorted(zip(weights, passed, strict=True), key=lambda p: -p[0])]
+        names = tuple(o.host.provider.name for o in ranked[:top])
+        return Explanation(True, hosts, rejected, names, ())
 
     # -- helpers ---------------------------------------------------------------------
 

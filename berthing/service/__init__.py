@@ -1,7 +1,7 @@
-"""``berthing serve``: one process running the APIs (and, with a cell, its conductor,
-schedulers and optionally a simulated fleet) over any store."""
+"""``berthing serve``: one process running the APIs (and its cell's conductors and,
+optionally, a simulated fleet) over any store."""
 
-from berthing.service.asgi import build_app
+from berthing.service.asgi import Health, build_app
 from berthing.service.config import ServeConfig, load_config
 
-__all__ = ["ServeConfig", "build_app", "load_config"]
+__all__ = ["Health", "ServeConfig", "build_app", "load_config"]

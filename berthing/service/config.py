@@ -55,8 +55,19 @@ class PlacementSection(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
     candidate_seed: int | None = None
 
 
+class CellSection(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
+    name: str = "cell1"
+    conductors: int = 1
+    """Conductor processes (each with its scheduler); 0 runs the APIs only."""
+    simulate_hosts: int = 0
+    """Simulated hosts that build what they are given: a cloud to try on a laptop."""
+    reap_every: float = 10.0
+    scheduler_config: str | None = None
+
+
 class ServeConfig(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
     server: ServerSection = ServerSection()
+    cell: CellSection = CellSection()
     auth: AuthSection = AuthSection()
     policy: PolicySection = PolicySection()
     cors: CorsSection = CorsSection()

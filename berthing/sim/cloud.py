@@ -80,7 +80,7 @@ SHAPES: tuple[Shape, ...] = (
         "gpu",
         0.03,
         {**_compute(48, 384, 3840, 1.0), GPU_CLASS: Inventory(8, max_unit=8)},
-        {"HW_CPU_X86_AVX2": 1.0, "STORAGE_DISK_SSD": 1.0, "HW_GPU_API_CUDA_V10_0": 1.0},
+        {"HW_CPU_X86_AVX2": 1.0, "STORAGE_DISK_SSD": 1.0, "HW_GPU_API_VULKAN": 1.0},
     ),
     Shape("baremetal-gold", 0.025, {BAREMETAL_CLASSES[0]: Inventory(1)}),
     Shape("baremetal-silver", 0.025, {BAREMETAL_CLASSES[1]: Inventory(1)}),

@@ -86,7 +86,7 @@ def _boot(rng: random.Random, groups: list[GroupPlan], pools: bool) -> RequestSp
             resources,
             instance_uuids=(uuid,),
             project_id="ml",
-            required_traits=frozenset({"HW_GPU_API_CUDA_V10_0"}),
+            required_traits=frozenset({"HW_GPU_API_VULKAN"}),
         )
     resources = _flavor(rng)
     shared: dict[str, int] = {}

@@ -1,8 +1,10 @@
-"""Dead hosts: a host whose heartbeat expired is disabled, and its in-flight builds fail.
+"""Hosts out of service: dead ones (a heartbeat expired: disabled by the reaper, their
+in-flight builds failed) and those an operator disables.
 
 Disabling is the ``COMPUTE_STATUS_DISABLED`` trait, which every candidate query forbids
-(as Nova does for Placement); the agent clears it when it registers again. A failed
-build is then rescheduled by the conductor's normal path.
+(as Nova does for Placement). The agent clears a reaper's mark when it registers again,
+but keeps an operator's (``HostAdmin``) until an operator enables the host. A failed
+build is rescheduled by the conductor's normal path.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import logging
+import time
 from dataclasses import dataclass
 
 from berthing.model import (
@@ -17,6 +20,7 @@ from berthing.model import (
     FailureCause,
     GenerationConflict,
     Heartbeat,
+    HostAdmin,
     HostStats,
     Instance,
     InstanceState,
@@ -25,7 +29,7 @@ from berthing.model import (
 from berthing.runtime import retry_conflicts
 from berthing.store import Store
 
-__all__ = ["Reaped", "disable", "reap"]
+__all__ = ["Reaped", "disable", "reap", "set_disabled"]
 
 log = logging.getLogger(__name__)
 
@@ -78,3 +82,23 @@ def _fail_builds(store: Store, host: str) -> None:
             )
             with contextlib.suppress(GenerationConflict):  # the host answered after all
                 store.put_record(rec.key, failed, rec.revision)
+
+
+def set_disabled(store: Store, host: str, disabled: bool, reason: str = "", by: str = "") -> None:
+    """An operator disables or enables ``host``: the record first (so an agent
+    registering meanwhile keeps the mark), then the trait."""
+    p = store.get_provider(host)  # ProviderNotFound before anything is written
+    admin = HostAdmin(disabled, reason if disabled else "", by, time.time())
+
+    def record() -> None:
+        current = store.get_record(HostAdmin, host)
+        store.put_record(host, admin, None if current is None else current.revision)
+
+    def trait() -> None:
+        p = store.get_provider(host)
+        traits = p.traits | {DISABLED_TRAIT} if disabled else p.traits - {DISABLED_TRAIT}
+        if traits != p.traits:
+            store.set_traits(host, p.generation, traits)
+
+    retry_conflicts(f"recording that {host} is {'disabled' if disabled else 'enabled'}", record)
+    retry_conflicts(f"{'disabling' if disabled else 'enabling'} host {p.name}", trait)
