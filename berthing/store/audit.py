@@ -17,7 +17,7 @@ __all__ = ["audit"]
 def audit(store: Store) -> list[str]:
     """Every violation found, as a sentence; empty when the store is sound."""
     problems: list[str] = []
-    for state in store.find_providers(ProviderQuery()):
+    for state in store.find_providers(ProviderQuery(fresh=True)):
         uuid = state.provider.uuid
         summed: Counter[str] = Counter()
         for per in store.provider_allocations(uuid).values():

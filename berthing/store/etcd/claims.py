@@ -31,7 +31,7 @@ from berthing.store.etcd.layout import Keys, inventories_from, inventories_to, u
 from berthing.store.etcd.providers import bump_doc, index_users
 from berthing.store.etcd.stm import Attempt
 
-__all__ = ["commit", "consumer_from", "release"]
+__all__ = ["catalogue_keys", "commit", "consumer_from", "release"]
 
 
 def commit(a: Attempt, k: Keys, change: AllocationChange) -> ClaimResult:
@@ -54,6 +54,17 @@ def commit(a: Attempt, k: Keys, change: AllocationChange) -> ClaimResult:
         return decision
     _write(a, k, change, decision, docs)
     return Claimed(decision.consumers)
+
+
+def catalogue_keys(k: Keys, change: AllocationChange) -> list[bytes]:
+    """The catalogue's keys a commit of ``change`` reads first."""
+    providers = {p for ca in change.consumers for p in ca.allocations}
+    providers |= set(change.provider_generations) | set(change.inventories)
+    classes = {rc for ca in change.consumers for per in ca.allocations.values() for rc in per}
+    custom = sorted(filter(is_custom, classes))
+    return [key for p in sorted(providers) for key in _keys(k, p)] + [
+        k.resource_class(rc) for rc in custom
+    ]
 
 
 def release(a: Attempt, k: Keys, uuid: str, generation: int | None) -> None:
