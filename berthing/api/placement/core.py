@@ -64,13 +64,20 @@ class Call:
     """The server's ``PlacementSettings`` (candidate limits, seeds)."""
     prefix: str = ""
     """Where the API is mounted (``/placement``): links and Locations start with it."""
+    content_type: str = ""
+    """The request's media type, lower case, without parameters."""
 
     def at_least(self, version: str) -> bool:
         return self.version.at_least(version)
 
     def decode(self, cls: type[T]) -> T:
-        """The JSON body as ``cls`` (a msgspec Struct): 400 naming what is wrong."""
+        """The JSON body as ``cls`` (a msgspec Struct): 400 naming what is wrong.
+
+        A route that needs a body answers 415 to a request without one and without a
+        JSON content type, as Placement's ``require_content`` does."""
         if not self.body:
+            if self.content_type != "application/json":
+                raise ApiError(415, "The request needs a JSON body (application/json).")
             raise ApiError(400, "The request needs a JSON body.")
         try:
             return msgspec.json.decode(self.body, type=cls)
@@ -199,6 +206,7 @@ class PlacementApp:
             self.source,
             self.settings,
             prefix,
+            _media_type(request.headers),
         )
 
     def _error(
@@ -287,13 +295,17 @@ def _accepts_json(headers: Headers) -> bool:
     return bool(kinds & {"application/json", "application/*", "*/*"})
 
 
+def _media_type(headers: Headers) -> str:
+    return headers.get("content-type", "").split(";")[0].strip().lower()
+
+
 def _check_media_type(headers: Headers, body: bytes) -> None:
     if not body:
         return
     content_type = headers.get("content-type")
     if not content_type:
         raise ApiError(400, "A request with a body needs a Content-Type header (application/json).")
-    if content_type.split(";")[0].strip().lower() != "application/json":
+    if _media_type(headers) != "application/json":
         raise ApiError(
             415, f"The media type {content_type} is not supported, use application/json."
         )

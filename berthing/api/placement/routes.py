@@ -6,12 +6,14 @@ lives in ``core``.
 
 from __future__ import annotations
 
-from berthing.api.placement import providers
+from berthing.api.placement import allocations, inventories, providers, reshaper, usages
 from berthing.api.placement.core import Handler, Route
 
 __all__ = ["ROUTES"]
 
 _RP = "placement:resource_providers"
+_INV = f"{_RP}:inventories"
+_ALLOC = "placement:allocations"
 
 ROUTES: list[Route] = [
     Route(
@@ -28,5 +30,49 @@ ROUTES: list[Route] = [
             "PUT": Handler(providers.update, f"{_RP}:update"),
             "DELETE": Handler(providers.delete, f"{_RP}:delete"),
         },
+    ),
+    Route(
+        "/resource_providers/{uuid}/inventories",
+        {
+            "GET": Handler(inventories.list_all, f"{_INV}:list"),
+            "PUT": Handler(inventories.replace_all, f"{_INV}:update"),
+            "POST": Handler(inventories.create, f"{_INV}:create"),
+            "DELETE": Handler(
+                inventories.delete_all, f"{_INV}:delete", since="1.5", below_version=405
+            ),
+        },
+    ),
+    Route(
+        "/resource_providers/{uuid}/inventories/{resource_class}",
+        {
+            "GET": Handler(inventories.show, f"{_INV}:show"),
+            "PUT": Handler(inventories.replace, f"{_INV}:update"),
+            "DELETE": Handler(inventories.delete, f"{_INV}:delete"),
+        },
+    ),
+    Route(
+        "/resource_providers/{uuid}/usages",
+        {"GET": Handler(usages.for_provider, f"{_RP}:usages")},
+    ),
+    Route(
+        "/resource_providers/{uuid}/allocations",
+        {"GET": Handler(allocations.for_provider, f"{_RP}:allocations:list")},
+    ),
+    Route(
+        "/allocations",
+        {"POST": Handler(allocations.replace_many, f"{_ALLOC}:manage", since="1.13")},
+    ),
+    Route(
+        "/allocations/{consumer_uuid}",
+        {
+            "GET": Handler(allocations.show, f"{_ALLOC}:list"),
+            "PUT": Handler(allocations.replace, f"{_ALLOC}:update"),
+            "DELETE": Handler(allocations.delete, f"{_ALLOC}:delete"),
+        },
+    ),
+    Route("/usages", {"GET": Handler(usages.for_project, "placement:usages", since="1.9")}),
+    Route(
+        "/reshaper",
+        {"POST": Handler(reshaper.reshape, "placement:reshaper:reshape", since="1.30")},
     ),
 ]
