@@ -93,6 +93,9 @@ class Reply:
     body: object = None
     """Encoded as JSON; None: no body."""
     headers: dict[str, str] = field(default_factory=dict)
+    cache: bool = False
+    """Caching headers (1.15) even without a body, as on ``PUT /traits/{name}``; GETs
+    and replies with a body always have them."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -152,7 +155,8 @@ class PlacementApp:
             handler, params = self._route(request, version)
             call = await self._call(request, handler, params, version, identity)
             reply = await anyio.to_thread.run_sync(handler.fn, call)
-            return _json(reply, version, cache=request.method == "GET" or reply.body is not None)
+            cache = request.method == "GET" or reply.body is not None or reply.cache
+            return _json(reply, version, cache=cache)
         except VersionError as exc:
             return _version_error(exc, request, request_id)
         except Exception as exc:  # every error is rendered here, and only here

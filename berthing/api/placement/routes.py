@@ -6,7 +6,16 @@ lives in ``core``.
 
 from __future__ import annotations
 
-from berthing.api.placement import allocations, inventories, providers, reshaper, usages
+from berthing.api.placement import (
+    aggregates,
+    allocations,
+    inventories,
+    providers,
+    reshaper,
+    resource_classes,
+    traits,
+    usages,
+)
 from berthing.api.placement.core import Handler, Route
 
 __all__ = ["ROUTES"]
@@ -14,6 +23,8 @@ __all__ = ["ROUTES"]
 _RP = "placement:resource_providers"
 _INV = f"{_RP}:inventories"
 _ALLOC = "placement:allocations"
+_RC = "placement:resource_classes"
+_TRAITS = "placement:traits"
 
 ROUTES: list[Route] = [
     Route(
@@ -74,5 +85,44 @@ ROUTES: list[Route] = [
     Route(
         "/reshaper",
         {"POST": Handler(reshaper.reshape, "placement:reshaper:reshape", since="1.30")},
+    ),
+    Route(
+        "/resource_providers/{uuid}/aggregates",
+        {
+            "GET": Handler(aggregates.list_for_provider, f"{_RP}:aggregates:list", since="1.1"),
+            "PUT": Handler(aggregates.set_for_provider, f"{_RP}:aggregates:update", since="1.1"),
+        },
+    ),
+    Route(
+        "/resource_providers/{uuid}/traits",
+        {
+            "GET": Handler(traits.list_for_provider, f"{_RP}:traits:list", since="1.6"),
+            "PUT": Handler(traits.set_for_provider, f"{_RP}:traits:update", since="1.6"),
+            "DELETE": Handler(traits.delete_for_provider, f"{_RP}:traits:delete", since="1.6"),
+        },
+    ),
+    Route(
+        "/resource_classes",
+        {
+            "GET": Handler(resource_classes.list_all, f"{_RC}:list", since="1.2"),
+            "POST": Handler(resource_classes.create, f"{_RC}:create", since="1.2"),
+        },
+    ),
+    Route(
+        "/resource_classes/{name}",
+        {
+            "GET": Handler(resource_classes.show, f"{_RC}:show", since="1.2"),
+            "PUT": Handler(resource_classes.update, f"{_RC}:update", since="1.2"),
+            "DELETE": Handler(resource_classes.delete, f"{_RC}:delete", since="1.2"),
+        },
+    ),
+    Route("/traits", {"GET": Handler(traits.list_all, f"{_TRAITS}:list", since="1.6")}),
+    Route(
+        "/traits/{name}",
+        {
+            "GET": Handler(traits.check, f"{_TRAITS}:show", since="1.6"),
+            "PUT": Handler(traits.ensure, f"{_TRAITS}:update", since="1.6"),
+            "DELETE": Handler(traits.delete, f"{_TRAITS}:delete", since="1.6"),
+        },
     ),
 ]

@@ -63,6 +63,32 @@ def provider_view(p: Provider, version: Version, prefix: str) -> ProviderView:
     return ProviderView(p.uuid, p.name, p.generation, links, p.parent_uuid, p.root_uuid or p.uuid)
 
 
+# -- resource classes, traits, aggregates ---------------------------------------------------
+
+
+class ResourceClassView(msgspec.Struct, frozen=True):
+    name: str
+    links: list[Link]
+
+
+class ResourceClassesView(msgspec.Struct, frozen=True):
+    resource_classes: list[ResourceClassView]
+
+
+class TraitsView(msgspec.Struct, frozen=True):
+    """``GET /traits``; a provider's traits add its generation."""
+
+    traits: list[str]
+    resource_provider_generation: int | UnsetType = UNSET
+
+
+class AggregatesView(msgspec.Struct, frozen=True):
+    """A provider's aggregates; its generation from 1.19."""
+
+    aggregates: list[str]
+    resource_provider_generation: int | UnsetType = UNSET
+
+
 # -- inventories ---------------------------------------------------------------------------
 
 
