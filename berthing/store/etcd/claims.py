@@ -40,7 +40,7 @@ def commit(a: Attempt, k: Keys, change: AllocationChange) -> ClaimResult:
     # One round trip for the consumers and the providers they ask for.
     a.get(*[k.consumer(u) for u in uuids], *[key for p in asked for key in _keys(k, p)])
     docs = {u: a.doc(k.consumer(u)) for u in uuids}
-    if any(d is not None and d.get("token") == a.token for d in docs.values()):
+    if _ours(a, k, change, docs):
         return _landed(change, docs)  # our own earlier attempt committed
     held = {
         u: None if d is None else Held(consumer_from(u, d), d["allocations"])
@@ -120,6 +120,15 @@ def _require_classes(a: Attempt, k: Keys, change: AllocationChange) -> None:
     for rc, doc in zip(custom, a.docs(*[k.resource_class(rc) for rc in custom]), strict=True):
         if doc is None:
             raise ResourceClassNotFound(rc)
+
+
+def _ours(
+    a: Attempt, k: Keys, change: AllocationChange, docs: Mapping[str, dict[str, Any] | None]
+) -> bool:
+    """Whether this operation's earlier attempt landed: a document it wrote carries its
+    token (a consumer's, or a re-inventoried provider's when no consumer changed)."""
+    written = [*docs.values(), *a.docs(*[k.provider(p) for p in sorted(change.inventories)])]
+    return any(d is not None and d.get("token") == a.token for d in written)
 
 
 def _landed(change: AllocationChange, docs: Mapping[str, dict[str, Any] | None]) -> Claimed:
