@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import http.client
 import json
+import sqlite3
 import statistics
 import sys
 import time
@@ -97,6 +98,62 @@ def register_all(client: Client, count: int) -> dict[str, float]:
             "requests_per_s": 4 * count / seconds}  # fmt: skip
 
 
+def clone_providers(database: Path, target: int) -> int:
+    """Copy the registered providers' rows in SQL until there are ``target`` providers.
+
+    Registering over the API runs at a few providers a second here; a_c reads the same
+    rows however they were written. Each copy of a provider gets a new uuid and name and
+    the same inventories, traits and aggregate; Placement's own caches hold classes and
+    traits only, so it sees the new rows at once. Returns the provider count reached.
+    """
+    db = sqlite3.connect(database, timeout=60)
+    db.create_function("clone_uuid", 2, lambda i, k: str(uuid.UUID(int=(k + 1) << 64 | i)))
+    with db:
+        originals = db.execute(
+            "SELECT count(*) FROM resource_providers WHERE name NOT LIKE '%-c%'"
+        ).fetchone()[0]
+        current = db.execute("SELECT count(*) FROM resource_providers").fetchone()[0]
+        copy = current // originals
+        while current < target:
+            batch = min(originals, target - current)
+            _clone_once(db, copy, batch)
+            current, copy = current + batch, copy + 1
+    count = int(db.execute("SELECT count(*) FROM resource_providers").fetchone()[0])
+    db.close()
+    return count
+
+
+def _clone_once(db: sqlite3.Connection, copy: int, limit: int) -> None:
+    suffix = f"-c{copy}"
+    db.execute(
+        "INSERT INTO resource_providers (created_at, uuid, name, generation) "
+        "SELECT created_at, clone_uuid(id, ?), name || ?, generation FROM resource_providers "
+        "WHERE name NOT LIKE '%-c%' ORDER BY id LIMIT ?",
+        (copy, suffix, limit),
+    )
+    db.execute("UPDATE resource_providers SET root_provider_id = id WHERE root_provider_id IS NULL")
+    pairs = "FROM resource_providers o JOIN resource_providers n ON n.name = o.name || ? "
+    db.execute(
+        "INSERT INTO inventories (created_at, resource_provider_id, resource_class_id, total, "
+        "reserved, min_unit, max_unit, step_size, allocation_ratio) SELECT i.created_at, n.id, "
+        "i.resource_class_id, i.total, i.reserved, i.min_unit, i.max_unit, i.step_size, "
+        f"i.allocation_ratio {pairs} JOIN inventories i ON i.resource_provider_id = o.id",
+        (suffix,),
+    )
+    db.execute(
+        "INSERT INTO resource_provider_traits (created_at, trait_id, resource_provider_id) "
+        f"SELECT t.created_at, t.trait_id, n.id {pairs} "
+        "JOIN resource_provider_traits t ON t.resource_provider_id = o.id",
+        (suffix,),
+    )
+    db.execute(
+        "INSERT INTO resource_provider_aggregates (created_at, resource_provider_id, "
+        f"aggregate_id) SELECT a.created_at, n.id, a.aggregate_id {pairs} "
+        "JOIN resource_provider_aggregates a ON a.resource_provider_id = o.id",
+        (suffix,),
+    )
+
+
 def time_candidates(client: Client, query: str, samples: int, warmup: int) -> dict[str, Any]:
     """Latency of GET /allocation_candidates?query, one request at a time, in ms."""
     path = f"/allocation_candidates?{query}"
@@ -118,7 +175,10 @@ def _percentiles(ms: list[float]) -> dict[str, float]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--providers", type=int, default=1000)
+    parser.add_argument("--providers", type=int, default=1000, help="registered over the API")
+    parser.add_argument(
+        "--clone-to", type=int, nargs="*", default=[], help="then copy rows in SQL up to these"
+    )
     parser.add_argument("--samples", type=int, default=200, help="timed requests per query")
     parser.add_argument("--warmup", type=int, default=5)
     parser.add_argument("--out", type=Path, default=None, help="write the results as JSON")
@@ -128,15 +188,25 @@ def main(argv: list[str] | None = None) -> int:
         print(f"Placement {PLACEMENT_VERSION} at {peer.url}; registering {args.providers}")
         result: dict[str, Any] = {"registration": register_all(client, args.providers)}
         print(json.dumps(result["registration"]), flush=True)
-        result["allocation_candidates"] = [
-            time_candidates(client, f"{QUERY}&limit={limit}", args.samples, args.warmup)
-            for limit in (10, 1000)
-        ]
-    for row in result["allocation_candidates"]:
-        print(json.dumps(row))
+        result["sizes"] = [measure(client, args.providers, args)]
+        for target in args.clone_to:
+            assert peer.run_dir is not None
+            reached = clone_providers(peer.run_dir / "placement.sqlite", target)
+            result["sizes"].append(measure(client, reached, args))
     if args.out is not None:
         args.out.write_text(json.dumps(result, indent=2) + "\n")
     return 0
+
+
+def measure(client: Client, providers: int, args: argparse.Namespace) -> dict[str, Any]:
+    """a_c latency with limit=10 and limit=1000 at the current number of providers."""
+    rows = [
+        time_candidates(client, f"{QUERY}&limit={limit}", args.samples, args.warmup)
+        for limit in (10, 1000)
+    ]
+    for row in rows:
+        print(json.dumps({"providers": providers, **row}), flush=True)
+    return {"providers": providers, "allocation_candidates": rows}
 
 
 if __name__ == "__main__":

@@ -140,7 +140,7 @@ def _requests_table(exchanges: list[Exchange], captured: dict[str, str]) -> str:
     rows = ["| request | version | body sent | answer |", "|---|---|---|---|"]
     for e in exchanges:
         version = (e.request_header("OpenStack-API-Version") or "none").removeprefix("placement ")
-        sent = _short(e.request_body, captured) if e.request_body else ""
+        sent = _short(e.request_body, captured, limit=2000) if e.request_body else ""
         answer = f"{e.status} " + (_short(e.response_body, captured) if e.response_body else "")
         target = _hide(e.target, captured)
         rows.append(f"| `{e.method} {target}` | {version} | {_cell(sent)} | {_cell(answer)} |")
