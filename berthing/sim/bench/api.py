@@ -246,13 +246,9 @@ def table(results: list[TargetResult]) -> list[list[str]]:
     for size in sorted({r.providers for r in results}):
         at = {r.target: r for r in results if r.providers == size}
         b, p = at.get("berthing"), at.get("placement")
-        rows.append(
-            [
-                f"{size:,}",
-                "registration /s",
-                *_pair(b and b.register_per_s, p and p.register_per_s, True),
-            ]
-        )
+        reg_b = b.register_per_s if b else None
+        reg_p = p.register_per_s if p else None
+        rows.append([f"{size:,}", "registration /s", *_pair(reg_b, reg_p, True)])
         for label in ("limit=10", "limit=1000", "nested"):
             for q in ("p50", "p99"):
                 mb = b.latency_ms[label][q] if b else None
