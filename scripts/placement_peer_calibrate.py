@@ -186,7 +186,8 @@ def main(argv: list[str] | None = None) -> int:
     with PlacementPeer() as peer:
         client = Client(peer.url)
         print(f"Placement {PLACEMENT_VERSION} at {peer.url}; registering {args.providers}")
-        result: dict[str, Any] = {"registration": register_all(client, args.providers)}
+        result: dict[str, Any] = {"loadavg_before": _load()}
+        result["registration"] = register_all(client, args.providers)
         print(json.dumps(result["registration"]), flush=True)
         result["sizes"] = [measure(client, args.providers, args)]
         for target in args.clone_to:
@@ -206,7 +207,12 @@ def measure(client: Client, providers: int, args: argparse.Namespace) -> dict[st
     ]
     for row in rows:
         print(json.dumps({"providers": providers, **row}), flush=True)
-    return {"providers": providers, "allocation_candidates": rows}
+    return {"providers": providers, "allocation_candidates": rows, "loadavg_after": _load()}
+
+
+def _load() -> str:
+    """The machine's load averages (1, 5, 15 min): this box is shared; say how busy it was."""
+    return " ".join(Path("/proc/loadavg").read_text().split()[:3])
 
 
 if __name__ == "__main__":

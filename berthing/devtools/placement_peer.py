@@ -213,25 +213,30 @@ class PostgresCluster:
         return f"postgresql+psycopg2://postgres@{HOST}:{self.port}/{self.database}"
 
     def start(self) -> PostgresCluster:
-        bindir = postgres_bindir()
+        """initdb, start on loopback, create the database; all undone if a step fails."""
         self.root = Path(tempfile.mkdtemp(prefix="berthing-pg-"))
         if self._user is not None:
             os.chown(self.root, self._user.pw_uid, self._user.pw_gid)
         atexit.register(self.stop)
-        data = self.root / "data"
+        try:
+            self._create_and_start(postgres_bindir(), self.root)
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def _create_and_start(self, bindir: Path, root: Path) -> None:
+        data = root / "data"
         # --no-sync: a cluster that lives for one run needs no fsync of its catalogue.
         self._pg([bindir / "initdb", "-D", data, "-U", "postgres", "--auth=trust", "--no-sync"])
-        options = (
-            f"-c listen_addresses={HOST} -p {self.port} -c unix_socket_directories={self.root}"
-        )
-        log = self.root / "postgres.log"
+        options = f"-c listen_addresses={HOST} -p {self.port} -c unix_socket_directories={root}"
+        log = root / "postgres.log"
         self._pg(
             [bindir / "pg_ctl", "-D", data, "-l", log, "-o", options, "-w", "-t", "60", "start"]
         )
         self._pg(
             [bindir / "createdb", "-h", HOST, "-p", str(self.port), "-U", "postgres", self.database]
         )
-        return self
 
     def stop(self) -> None:
         """Stop the server (fast shutdown) and remove its data."""
