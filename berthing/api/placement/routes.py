@@ -6,7 +6,7 @@ lives in ``core``.
 
 from __future__ import annotations
 
-from berthing.api.placement import providers
+from berthing.api.placement import candidates, providers
 from berthing.api.placement.core import Handler, Route
 
 __all__ = ["ROUTES"]
@@ -14,6 +14,14 @@ __all__ = ["ROUTES"]
 _RP = "placement:resource_providers"
 
 ROUTES: list[Route] = [
+    Route(
+        "/allocation_candidates",
+        {
+            "GET": Handler(
+                candidates.list_candidates, "placement:allocation_candidates:list", since="1.10"
+            )
+        },
+    ),
     Route(
         "/resource_providers",
         {
