@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from berthing.api.placement import candidates, providers
 from berthing.api.placement.core import Handler, Route
+from berthing.api.placement.setup_routes import SETUP_ROUTES
 
 __all__ = ["ROUTES"]
 
@@ -38,3 +39,5 @@ ROUTES: list[Route] = [
         },
     ),
 ]
+# The writes the candidate spec files set up with, until placement-allocs is merged.
+ROUTES += SETUP_ROUTES
