@@ -163,9 +163,9 @@ def _root_required(values: list[str], version: Version) -> Traits:
             400, "Query parameter 'root_required' may be given only once.", DUPLICATE_KEY
         )
     if values[0].startswith("in:"):
-        raise ApiError(400, "root_required does not take the 'in:' form.", BAD_VALUE)
+        raise ApiError(400, "root_required does not take the 'in:' form.")
     # Parsed as a 1.38 value: no 'in:', '!' allowed (root_required came after 1.22).
-    return parse_traits("root_required", values, Version.of("1.38"))
+    return parse_traits("root_required", values, Version.of("1.38"), conflict_code=BAD_VALUE)
 
 
 def _same_subtree(values: list[str]) -> tuple[frozenset[str], ...]:
