@@ -10,6 +10,7 @@ from berthing.api.http import Route
 from berthing.api.placement import (
     aggregates,
     allocations,
+    candidates,
     classes,
     inventories,
     providers,
@@ -26,6 +27,14 @@ _INV = f"{_RP}:inventories"
 _ALLOC = "placement:allocations"
 
 ROUTES: list[Route[Handler]] = [
+    Route(
+        "/allocation_candidates",
+        {
+            "GET": Handler(
+                candidates.list_candidates, "placement:allocation_candidates:list", since="1.10"
+            )
+        },
+    ),
     Route(
         "/resource_providers",
         {
