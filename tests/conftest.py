@@ -8,6 +8,7 @@ import pytest
 from berthing.store import Store
 from berthing.store.etcd.cluster import EtcdCluster
 from tests.backends import BACKENDS, fresh_store
+from tests.cassandra_fixtures import cassandra_cluster  # noqa: F401  (a session fixture)
 
 
 @pytest.fixture(scope="session")
