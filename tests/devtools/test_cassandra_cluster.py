@@ -102,3 +102,11 @@ def test_lwts_go_on_when_a_node_is_killed(
         cassandra_cluster.restart(2)
     assert all(n.running for n in cassandra_cluster.nodes)
     assert session.execute(UPDATE, (6, "w", key, 5)).was_applied
+
+
+@pytest.mark.slow
+def test_the_lwt_anchor_runs(cassandra_cluster: CassandraCluster) -> None:
+    from berthing.devtools.cassandra_anchor import measure
+
+    result = measure(cassandra_cluster.port, clients=2, seconds=1.0)
+    assert result.cycles_per_s > 0 and result.p50_ms <= result.p99_ms
