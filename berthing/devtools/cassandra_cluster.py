@@ -53,6 +53,7 @@ __all__ = [
     "CassandraCluster",
     "Node",
     "cassandra_home",
+    "execute_schema",
     "fetch",
     "java17",
 ]
@@ -68,7 +69,7 @@ MARKER = ".berthing-complete"
 DEFAULT_PORT = 9042
 DATACENTER = "datacenter1"  # SimpleSnitch puts every node here
 HEAP_MB = 512
-START_TIMEOUT = 150.0
+START_TIMEOUT = 300.0  # generous: a loaded two-core box has taken 130 s
 STOP_GRACE = 15.0
 POLL = 0.2
 DDL_TIMEOUT = 60.0
@@ -441,6 +442,9 @@ class CassandraCluster:
             # A schema change returns once every node has it, so that the next statement,
             # whichever node coordinates it, sees it: that can take long on a busy box.
             max_schema_agreement_wait=int(DDL_TIMEOUT),
+            # Starved nodes have paused for 30-100 s here; the default 30 s heartbeat
+            # timeout then fails every request in flight on the connection.
+            idle_heartbeat_timeout=DDL_TIMEOUT,
         )
         try:
             yield cluster.connect(keyspace)
@@ -451,17 +455,11 @@ class CassandraCluster:
         """Create keyspace ``name`` (if absent) replicated on ``replication_factor`` nodes."""
         if not re.fullmatch(r"[A-Za-z0-9_]{1,48}", name):
             raise ValueError(f"not a keyspace name: {name!r}")
-        # Schema changes wait for every node to agree: slow on a busy two-core box.
         with self.session(timeout=DDL_TIMEOUT) as session:
-            done = session.execute(
+            execute_schema(
+                session,
                 f"CREATE KEYSPACE IF NOT EXISTS {name} WITH replication = "
-                f"{{'class': 'SimpleStrategy', 'replication_factor': {replication_factor}}}"
-            )
-        if not done.response_future.is_schema_agreed:
-            raise StoreUnavailable(
-                f"Keyspace {name} was created but the nodes did not agree on the schema "
-                f"within {DDL_TIMEOUT:.0f}s.",
-                hint=f"Check the nodes' logs under {self.data_dir}.",
+                f"{{'class': 'SimpleStrategy', 'replication_factor': {replication_factor}}}",
             )
 
     # -- readiness --------------------------------------------------------------------
@@ -621,6 +619,36 @@ class CassandraCluster:
         if node.output is not None:
             node.output.close()
             node.output = None
+
+
+def execute_schema(session: Any, statement: str, timeout: float = DDL_TIMEOUT) -> None:
+    """Run an idempotent schema statement (``... IF NOT EXISTS``) until every node has it.
+
+    On a saturated two-core box a node can stall for half a minute or more; the driver
+    then gives up on its connection ("defunct by heartbeat") and the statement times out
+    although it may well have been applied. Being idempotent, it is simply sent again
+    until ``timeout``.
+    """
+    from cassandra import OperationTimedOut
+    from cassandra.cluster import NoHostAvailable
+
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            done = session.execute(statement, timeout=max(1.0, deadline - time.monotonic()))
+        except (OperationTimedOut, NoHostAvailable) as exc:
+            if time.monotonic() >= deadline:
+                raise StoreUnavailable(
+                    f"Schema statement not done within {timeout:.0f}s: {exc}",
+                    hint="The nodes may be starved of CPU; read their logs.",
+                ) from exc
+            continue
+        if done.response_future.is_schema_agreed:
+            return
+        raise StoreUnavailable(
+            f"The nodes did not agree on the schema within {timeout:.0f}s after: {statement}",
+            hint="The nodes may be starved of CPU; read their logs.",
+        )
 
 
 # Every node's settings apart from its addresses and directories.

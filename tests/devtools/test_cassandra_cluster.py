@@ -46,9 +46,8 @@ def test_java17_is_java_17() -> None:
 def session(cassandra_cluster: CassandraCluster) -> Iterator[Any]:
     cassandra_cluster.create_keyspace(KEYSPACE)
     with cassandra_cluster.session(KEYSPACE, timeout=30.0) as s:
-        s.execute(
-            "CREATE TABLE IF NOT EXISTS cas (k text PRIMARY KEY, version int, owner text)",
-            timeout=cc.DDL_TIMEOUT,
+        cc.execute_schema(
+            s, "CREATE TABLE IF NOT EXISTS cas (k text PRIMARY KEY, version int, owner text)"
         )
         yield s
 
