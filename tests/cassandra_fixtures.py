@@ -1,7 +1,8 @@
 """A real 3-node Cassandra cluster for the tests that need one (tests/conftest.py imports this).
 
 Started once per test session, on demand: only the tests that ask for
-``cassandra_cluster`` pay its start-up (about a minute on two cores). Its CQL port is
+``cassandra_cluster`` pay its start-up (under a minute on two quiet cores, about three
+minutes on a saturated box). Its CQL port is
 ``BERTHING_TEST_CASSANDRA_PORT`` (default 19042), away from a dev cluster's 9042.
 """
 

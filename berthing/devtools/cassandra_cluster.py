@@ -313,7 +313,10 @@ class Node:
         if not self.running:
             return 0.0
         assert self.process is not None
-        status = Path(f"/proc/{self.process.pid}/status").read_text()
+        try:
+            status = Path(f"/proc/{self.process.pid}/status").read_text()
+        except OSError:  # exited just now
+            return 0.0
         found = re.search(r"VmRSS:\s+(\d+) kB", status)
         return int(found.group(1)) / 1024 if found else 0.0
 
@@ -381,10 +384,14 @@ class CassandraCluster:
         # A crashed test run must not leave JVMs behind.
         atexit.register(self.stop)
         marks = {}
-        for node in self.nodes:
-            marks[node.index] = node.log_size()
-            self._spawn(node, lib)
-        self._wait_ready(self.nodes, marks, timeout)
+        try:
+            for node in self.nodes:
+                marks[node.index] = node.log_size()
+                self._spawn(node, lib)
+            self._wait_ready(self.nodes, marks, timeout)
+        except BaseException:
+            self.stop()  # a failed start (or a Ctrl-C during it) leaves no JVM behind
+            raise
         return self
 
     def stop(self) -> None:
