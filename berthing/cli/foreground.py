@@ -13,17 +13,11 @@ import signal
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from types import FrameType
 
-__all__ = ["Stopped", "serve", "stop_on_signals"]
+__all__ = ["serve", "stop_on_signals"]
 
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 POLL = 0.5
-
-
-class Stopped(KeyboardInterrupt):
-    """A stop signal arrived; a KeyboardInterrupt so that code treating Ctrl-C as
-    "stop" treats SIGTERM and SIGHUP the same way."""
 
 
 def _ignore_stop_signals() -> None:
@@ -31,20 +25,21 @@ def _ignore_stop_signals() -> None:
         signal.signal(signum, signal.SIG_IGN)
 
 
-def _raise_stopped(signum: int, frame: FrameType | None) -> None:
-    # Further signals must not interrupt the clean-up this one starts.
-    _ignore_stop_signals()
-    raise Stopped(signal.Signals(signum).name)
-
-
 @contextmanager
-def stop_on_signals() -> Iterator[None]:
-    """Raise ``Stopped`` on SIGINT, SIGTERM or SIGHUP inside the block (main thread only)."""
+def stop_on_signals() -> Iterator[list[int]]:
+    """Record SIGINT, SIGTERM and SIGHUP in the yielded list instead of acting on them.
+
+    The handler only records: an exception raised from a signal handler lands wherever
+    the main thread happens to be, and inside ``subprocess.Popen.poll`` it leaves the
+    Popen's wait lock held, so that stopping the servers afterwards hangs for ever
+    (seen here). Callers check the list at points where stopping is safe.
+    """
+    received: list[int] = []
     previous = {signum: signal.getsignal(signum) for signum in STOP_SIGNALS}
     for signum in STOP_SIGNALS:
-        signal.signal(signum, _raise_stopped)
+        signal.signal(signum, lambda signum, frame: received.append(signum))
     try:
-        yield
+        yield received
     finally:
         for signum, handler in previous.items():
             signal.signal(signum, handler)
@@ -58,18 +53,19 @@ def serve(
 ) -> bool:
     """start(), announce(), wait while alive(), then stop() whatever happened.
 
-    True if a signal (or Ctrl-C) ended it, False if ``alive`` turned false. Signals are
-    ignored while ``stop`` runs: a second Ctrl-C must not leave servers half-stopped.
+    True if a signal (or Ctrl-C) ended it, False if ``alive`` turned false. A signal
+    during start() takes effect once start() returns or fails. Signals are ignored
+    while ``stop`` runs: a second Ctrl-C must not leave servers half-stopped.
     """
-    with stop_on_signals():
+    with stop_on_signals() as received:
         try:
             start()
+            if received:
+                return True
             announce()
-            while alive():
+            while alive() and not received:
                 time.sleep(POLL)
-            return False
-        except Stopped:
-            return True
+            return bool(received)
         finally:
             _ignore_stop_signals()
             stop()
