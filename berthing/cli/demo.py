@@ -57,7 +57,7 @@ def _point_options(p: argparse.ArgumentParser) -> None:
         choices=(*ARRIVALS, "both"),
         default=None,
         help="steady: a new boot as one finishes, 16 in flight; bursty: waves of 32 "
-        "at once (default: steady; both with --sweep)",
+        f"at once (default: {d.arrivals}; both with --sweep)",
     )
     p.add_argument(
         "--hosts",
@@ -201,7 +201,7 @@ def _experiment(args: argparse.Namespace) -> Experiment:
     fills = args.fills if args.sweep else (args.fill,)
     if not all(0 <= f < 1 for f in fills):
         raise InvalidInput("A fill is a fraction in [0, 1), e.g. 0.85.")
-    arrivals = args.arrivals or ("both" if args.sweep else "steady")
+    arrivals = args.arrivals or ("both" if args.sweep else DEFAULT_POINT.arrivals)
     patterns = ARRIVALS if arrivals == "both" else (arrivals,)
     if args.sweep:
         points = grid(tuple(fills), tuple(args.scheduler_counts), patterns)
@@ -269,6 +269,8 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _with_progress(console: Console, experiment: Experiment) -> dict[str, Any]:
+    from berthing.sim import report
+
     with Progress(
         TextColumn("{task.description}"),
         BarColumn(),
@@ -285,4 +287,9 @@ def _with_progress(console: Console, experiment: Experiment) -> dict[str, Any]:
                 tasks[what] = bar.add_task(what, total=total)
             bar.update(tasks[what], completed=done, total=total)
 
-        return run_experiment(experiment, progress)
+        partial = experiment.output / "runs-so-far.json"
+        results = run_experiment(
+            experiment, progress, lambda runs: report.write_json({"runs": runs}, partial)
+        )
+        partial.unlink(missing_ok=True)
+        return results

@@ -168,7 +168,7 @@ def _axes(results: Mapping[str, Any]) -> tuple[list[float], list[int], list[str]
 def _sweep_section(results: Mapping[str, Any]) -> str:
     fills, schedulers, arrivals = _axes(results)
     parts = ["<h2>The curves</h2>"]
-    for metric in METRICS:
+    for metric in [m for m in METRICS if m.key_metric]:
         fig = plots.curve_figure(results["runs"], metric, fills, schedulers, arrivals)
         found = findings(results["points"], metric)
         parts.append(_figure(metric.key, fig, CAPTIONS[metric.key], found))

@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import shutil
 import time
+import uuid as uuidlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -56,7 +57,8 @@ def prepare(store: Store, hosts: int, seed: int, fill: float, pools: bool) -> Cl
     build_cloud(store, hosts, seed)
     if pools:  # one shared storage pool per zone, for boot-from-volume requests
         for zone in ZONES:
-            pool = store.create_provider(f"pool-{zone}")
+            # A uuid from the seed and the name, as every host's: the same cloud, byte for byte.
+            pool = store.create_provider(f"pool-{zone}", uuid=_seeded_uuid(seed, f"pool-{zone}"))
             pool = store.set_inventories(pool.uuid, 0, {"DISK_GB": Inventory(POOL_DISK_GB)})
             pool = store.set_traits(pool.uuid, pool.generation, [SHARING_TRAIT])
             store.set_aggregates(pool.uuid, pool.generation, [zone_aggregate(store, zone)])
@@ -132,6 +134,12 @@ class Clouds:
     def prepared(self) -> list[Cloud]:
         """Every cloud prepared so far: one per (seed, fill) on SQLite, one per run else."""
         return [cloud for _, cloud in self._made.values()] + self._fresh
+
+
+def _seeded_uuid(seed: int, name: str) -> str:
+    return str(
+        uuidlib.UUID(bytes=hashlib.sha256(f"{seed}/{name}".encode()).digest()[:16], version=4)
+    )
 
 
 def _unlink(db: Path) -> None:

@@ -149,7 +149,8 @@ def render_text(results: Mapping[str, Any], key_only: bool = True) -> Group:
     parts.append(
         Text(
             f"set-up {timing.get('setup_s', '?')} s (excluded), "
-            f"measured runs {timing.get('runs_s', '?')} s, total {timing.get('total_s', '?')} s"
+            f"measured runs {timing.get('runs_s', '?')} s, total {timing.get('total_s', '?')} s; "
+            f"CPU of all processes {timing.get('cpu_s', '?')} s"
         )
     )
     return Group(*parts)
