@@ -146,6 +146,12 @@ def render_text(results: Mapping[str, Any], key_only: bool = True) -> Group:
             )
         )
     timing = results.get("timing", {})
+    machine = results.get("machine", {})
+    if machine:
+        load = machine.get("load average at start (1 min)", "?")
+        parts.append(
+            Text(f"machine: {machine.get('cores', '?')} cores, load average {load} at the start")
+        )
     parts.append(
         Text(
             f"set-up {timing.get('setup_s', '?')} s (excluded), "

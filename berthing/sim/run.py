@@ -66,7 +66,7 @@ class RunSettings:
     classic_refresh: float = 1.0
     window: int = 16
     burst: int = 32
-    timeout: float = 120.0
+    timeout: float = 300.0
     pools: bool = True
 
 
