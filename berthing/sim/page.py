@@ -15,7 +15,7 @@ from typing import Any
 
 from berthing.sim import plots
 from berthing.sim.report import cell, headline, point_title, same_seed_drift
-from berthing.sim.stats import METRICS, Metric
+from berthing.sim.stats import DESCRIPTIONS, METRICS, Metric
 
 __all__ = ["CAPTIONS", "render_html"]
 
@@ -71,7 +71,7 @@ th, td { padding: 0.25em 0.7em; border-bottom: 1px solid #ddd; text-align: left;
 td.num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
 td.better { background: #e8f5e9; } td.worse { background: #fdecea; }
 figure { margin: 1.5em 0; } figure img { max-width: 100%; height: auto; border: 1px solid #eee; }
-figcaption { margin-top: 0.4em; } figcaption .found { color: #444; font-style: italic; }
+figcaption { margin-top: 0.4em; } small { color: #666; } figcaption .found { color: #444; font-style: italic; }
 """
 
 
@@ -140,8 +140,10 @@ def _verdict_table(point: Mapping[str, Any]) -> str:
     rows = []
     for metric in METRICS:
         s = point["summary"][metric.key]
+        unit = f" ({metric.unit})" if metric.unit else ""
+        about = DESCRIPTIONS.get(metric.key, "")
         rows.append(
-            f"<tr><td>{_esc(metric.label)}</td>"
+            f"<tr><td>{_esc(metric.label + unit)}<br><small>{_esc(about)}</small></td>"
             f'<td class="num">{_esc(cell(metric, s, "berthing"))}</td>'
             f'<td class="num">{_esc(cell(metric, s, "classic"))}</td>'
             f'<td class="{_esc(s["verdict"])}">{_esc(s["verdict_text"])}</td></tr>'
