@@ -71,7 +71,8 @@ th, td { padding: 0.25em 0.7em; border-bottom: 1px solid #ddd; text-align: left;
 td.num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
 td.better { background: #e8f5e9; } td.worse { background: #fdecea; }
 figure { margin: 1.5em 0; } figure img { max-width: 100%; height: auto; border: 1px solid #eee; }
-figcaption { margin-top: 0.4em; } small { color: #666; } figcaption .found { color: #444; font-style: italic; }
+small { color: #666; }
+figcaption { margin-top: 0.4em; } figcaption .found { color: #444; font-style: italic; }
 """
 
 
