@@ -98,6 +98,8 @@ def run_experiment(
                 runs.append(
                     _one(e, clouds, workers, streams, point, i, seed, design, name, progress)
                 )
+                if checkpoint is not None:
+                    checkpoint(runs)
         progress("runs", len(runs), total)
     timing = {
         "total_s": round(time.monotonic() - started, 1),
