@@ -101,8 +101,9 @@ def _sweep_options(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--sweep",
         action="store_true",
-        help="measure the curve: every fill x scheduler count x arrival pattern "
-        "(a few minutes), and write the HTML report with the plots",
+        help="measure the curve: every fill x scheduler count x arrival pattern, both "
+        "designs, --repeats each (192 runs by default: minutes on an idle machine), and "
+        "write the HTML report with the plots",
     )
     p.add_argument(
         "--fills",
