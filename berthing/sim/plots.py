@@ -79,7 +79,7 @@ def curve_figure(
             ax.grid(alpha=0.3)
             if row == len(arrivals) - 1:
                 ax.set_xlabel("fill (%)")
-        grid[row][0].set_ylabel(f"{metric.unit or 'count'}")
+        grid[row][0].set_ylabel(metric.unit or metric.label)
     fig.suptitle(f"{metric.label}: median (line) and range over repeats (band)")
     _legend(fig, grid[0][0])
     return fig
