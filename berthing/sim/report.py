@@ -114,8 +114,15 @@ def same_seed_drift(results: Mapping[str, Any]) -> list[str]:
                 and r["repeat"] in (0, last)
             ]
             if len(pair) == 2:
-                lines.append(f"{design}: " + ", ".join(_pair(m, pair) for m in DRIFT_METRICS))
+                where = _point_name(point) + ", " if len(results["points"]) > 1 else ""
+                lines.append(
+                    f"{where}{design}: " + ", ".join(_pair(m, pair) for m in DRIFT_METRICS)
+                )
     return lines
+
+
+def _point_name(point: Mapping[str, Any]) -> str:
+    return f"{point['fill']:.0%} fill, {point['schedulers']} sched., {point['arrivals']}"
 
 
 def _pair(metric: Metric, pair: Sequence[Mapping[str, Any]]) -> str:
