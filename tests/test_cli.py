@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 
 from berthing.cli.main import main
+from berthing.devtools.etcd_cluster import free_port
 from berthing.model import Heartbeat, ProviderQuery
 from berthing.store import open_store
-from berthing.devtools.etcd_cluster import free_port
 
 
 def berthing(*args: str) -> subprocess.CompletedProcess[str]:
