@@ -104,7 +104,12 @@ def claim_conflict(conflict: ClaimConflict, change: AllocationChange) -> ApiErro
     if kind is ConflictKind.NO_INVENTORY and p in change.inventories and not _asks(change, p, rc):
         detail = f"Inventory of {rc} on {p} cannot be removed: {conflict.detail}."
         return ApiError(409, detail, INVENTORY_INUSE)
-    return ApiError(409, f"Unable to allocate inventory: {rc} on {p}: {conflict.detail}.")
+    return ApiError(
+        409,
+        f"Unable to allocate inventory: Unable to create allocation for '{rc}' on resource "
+        f"provider '{p}'. The requested amount would exceed the capacity. "
+        f"({conflict.detail}: ask for less, or use another provider.)",
+    )
 
 
 def _asks(change: AllocationChange, p: str | None, rc: str | None) -> bool:

@@ -67,7 +67,7 @@ class ProviderNotFound(NotFound):
     def __init__(self, uuid: str) -> None:
         self.uuid = uuid
         super().__init__(
-            f"No resource provider with uuid {uuid}.",
+            f"No resource provider with uuid {uuid} found.",
             hint="List providers to find the right uuid, or create the provider first.",
         )
 
@@ -89,7 +89,7 @@ class ResourceClassNotFound(NotFound):
     def __init__(self, name: str) -> None:
         self.name = name
         super().__init__(
-            f"No resource class named {name}.",
+            f"No such resource class {name}.",
             hint="Use a standard class or create the CUSTOM_* class first.",
         )
 
@@ -100,7 +100,7 @@ class TraitNotFound(NotFound):
     def __init__(self, name: str) -> None:
         self.name = name
         super().__init__(
-            f"No trait named {name}.",
+            f"No such trait(s): {name}.",
             hint="Use a standard trait or create the CUSTOM_* trait first.",
         )
 
@@ -119,10 +119,10 @@ class GenerationConflict(Conflict):
         self.uuid = uuid
         self.expected = expected
         self.actual = actual
+        # The first sentence is Placement's, word for word (clients and runbooks know it).
         super().__init__(
-            f"{what} {uuid} changed concurrently: expected generation {expected}, "
-            f"found {actual}.",
-            hint="Read it again and retry with the current generation.",
+            f"{what}'s generation already changed. Please update the generation and try " "again.",
+            hint=f"{what} {uuid} is at generation {actual}, not {expected}.",
         )
 
 
@@ -131,17 +131,45 @@ class InUse(Conflict):
 
     code = "placement.inventory.inuse"
 
+    @classmethod
+    def name(cls, kind: str, name: str) -> InUse:
+        """A resource class (``kind`` "class") or trait still in use; Placement's words."""
+        if kind == "class":
+            return cls(
+                f"Unable to delete resource class {name}. Error: Cannot delete resource "
+                f"class {name}. Class is in use in inventory.",
+                hint="Remove it from those inventories first.",
+            )
+        return cls(
+            f"The trait {name} is in use by a resource provider.",
+            hint="Remove it from those providers first.",
+        )
+
 
 class ProviderInUse(InUse):
     """A provider with allocations cannot be deleted."""
 
     code = "placement.resource_provider.inuse"
 
+    def __init__(self, uuid: str) -> None:
+        super().__init__(
+            f"Unable to delete resource provider {uuid}: Resource provider has allocations.",
+            hint="Release or move its consumers first.",
+        )
+
 
 class ProviderHasChildren(InUse):
-    """A provider with child providers cannot be deleted."""
+    """A provider with child providers cannot be deleted; checked before allocations,
+    as Placement does."""
 
     code = "placement.resource_provider.cannot_delete_parent"
+
+    def __init__(self, uuid: str) -> None:
+        super().__init__(
+            f"Unable to delete parent resource provider {uuid}: It has child resource "
+            "providers.",
+            hint="Delete its children first.",
+        )
 
 
 class DuplicateName(Conflict):

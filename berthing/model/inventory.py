@@ -37,8 +37,13 @@ def validate_amount(rc: str, amount: object, where: str = "") -> int:
 def _check_int(field: str, value: object, minimum: int) -> None:
     if isinstance(value, bool) or not isinstance(value, int):
         raise InvalidInput(f"Inventory {field} must be an integer, got {value!r}.")
-    if not minimum <= value <= MAX_AMOUNT:
-        raise InvalidInput(f"Inventory {field}={value} must lie in [{minimum}, {MAX_AMOUNT}].")
+    # jsonschema's words, which Placement reports for the same mistake.
+    if value < minimum:
+        raise InvalidInput(f"{value} is less than the minimum of {minimum} (inventory {field}).")
+    if value > MAX_AMOUNT:
+        raise InvalidInput(
+            f"{value} is greater than the maximum of {MAX_AMOUNT} (inventory {field})."
+        )
 
 
 @dataclass(frozen=True, slots=True)

@@ -185,8 +185,10 @@ def _next_consumer(
     h = held.get(consumer.uuid)
     if not allocations:
         generation = None
+    elif h is None or h.consumer.generation is None:
+        generation = 1  # as Placement: created at 0, and this write is its first change
     else:
-        generation = 0 if h is None or h.consumer.generation is None else h.consumer.generation + 1
+        generation = h.consumer.generation + 1
     return Consumer(
         consumer.uuid, consumer.project_id, consumer.user_id, generation, consumer.consumer_type
     )

@@ -311,7 +311,7 @@ def test_claim_and_read_back(store: Store) -> None:
     p = host(store, "h1")
     c = consumer()
     result = store.claim(c, {p.uuid: {"VCPU": 2, "MEMORY_MB": 2048}})
-    assert isinstance(result, Claimed) and result.consumer.generation == 0
+    assert isinstance(result, Claimed) and result.consumer.generation == 1
     got, allocs = store.get_allocations(c.uuid)
     assert got == result.consumer
     assert allocs == {p.uuid: {"VCPU": 2, "MEMORY_MB": 2048}}
@@ -366,7 +366,7 @@ def test_consumer_generation_guards_replace(store: Store) -> None:
     again = store.claim(c, {p.uuid: {"VCPU": 2}})  # generation None: must be new
     assert isinstance(again, ClaimConflict) and again.kind is ConflictKind.CONSUMER_GENERATION
     resized = store.claim(first.consumer, {p.uuid: {"VCPU": 6}})
-    assert isinstance(resized, Claimed) and resized.consumer.generation == 1
+    assert isinstance(resized, Claimed) and resized.consumer.generation == 2
     stale = store.claim(first.consumer, {p.uuid: {"VCPU": 1}})
     assert isinstance(stale, ClaimConflict) and stale.kind is ConflictKind.CONSUMER_GENERATION
     assert store.get_provider_state(p.uuid).usages["VCPU"] == 6
@@ -432,7 +432,7 @@ def test_release(store: Store) -> None:
     assert isinstance(c, Claimed)
     with pytest.raises(GenerationConflict):
         store.release(c.consumer.uuid, generation=5)
-    store.release(c.consumer.uuid, generation=0)
+    store.release(c.consumer.uuid, generation=1)
     assert store.get_provider_state(p.uuid).usages["VCPU"] == 0
     with pytest.raises(ConsumerNotFound):
         store.release(c.consumer.uuid)

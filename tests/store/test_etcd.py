@@ -275,7 +275,7 @@ def test_a_lost_answer_is_retried_without_applying_twice(
     assert dropped == [1], "the claim's answer was not dropped: the test proves nothing"
     # The retry's compare failed (the first attempt had landed); the re-decision found
     # the claim's own token and reported success, not CONSUMER_GENERATION.
-    assert isinstance(result, Claimed) and result.consumer.generation == 0
+    assert isinstance(result, Claimed) and result.consumer.generation == 1
     assert store.get_provider_state(p.uuid).usages["VCPU"] == 3  # taken once
     assert store.get_provider(p.uuid).generation == p.generation + 1
     assert audit(store) == []

@@ -6,9 +6,12 @@ import msgspec
 
 from berthing.api.errors import ApiError
 from berthing.api.placement.core import Call, Reply
-from berthing.model import is_custom, validate_resource_class
+from berthing.model import ResourceClassNotFound, is_custom, validate_resource_class
 
 __all__ = ["create", "delete", "list_classes", "put", "show"]
+
+#: The pattern of Placement's schema for a new class's name.
+CUSTOM_PATTERN = "^CUSTOM_[A-Z0-9_]+$"
 
 
 class _Name(msgspec.Struct, forbid_unknown_fields=True):
@@ -22,13 +25,18 @@ def _view(call: Call, name: str) -> dict[str, object]:
     }
 
 
-def _custom(name: str) -> str:
+def _custom(name: str, *, in_body: bool = False) -> str:
+    """``name`` if it is a valid CUSTOM_ class; a name from a body is refused in the
+    words of Placement's schema, which clients have seen for years."""
     try:
         validate_resource_class(name)
+        if not is_custom(name):
+            raise ValueError(f"{name} is a standard class; only CUSTOM_ classes can be made.")
     except ValueError as exc:
+        if in_body:
+            detail = f"JSON does not validate: {name!r} does not match '{CUSTOM_PATTERN}'. {exc}"
+            raise ApiError(400, detail) from exc
         raise ApiError(400, str(exc)) from exc
-    if not is_custom(name):
-        raise ApiError(400, f"{name} is a standard class; only CUSTOM_ classes can be made.")
     return name
 
 
@@ -41,12 +49,12 @@ def list_classes(call: Call) -> Reply:
 def show(call: Call) -> Reply:
     name = call.params["name"]
     if name not in call.store.list_resource_classes():
-        raise ApiError(404, f"No resource class named {name}.")
+        raise ResourceClassNotFound(name)
     return Reply(body=_view(call, name))
 
 
 def create(call: Call) -> Reply:
-    name = _custom(call.decode(_Name).name)
+    name = _custom(call.decode(_Name).name, in_body=True)
     if not call.store.ensure_resource_class(name):
         raise ApiError(
             409, f"Conflicting resource class {name} already exists.", "placement.duplicate_name"
@@ -66,9 +74,9 @@ def put(call: Call) -> Reply:
         raise ApiError(415, "Renaming a resource class needs a JSON body.")
     old = call.params["name"]
     if old not in call.store.list_resource_classes():
-        raise ApiError(404, f"No resource class named {old}.")
+        raise ResourceClassNotFound(old)
     _custom(old)
-    new = _custom(call.decode(_Name).name)
+    new = _custom(call.decode(_Name).name, in_body=True)
     call.store.rename_resource_class(old, new)
     return Reply(body=_view(call, new))
 

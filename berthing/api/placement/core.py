@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import email.utils
 import logging
+import re
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -49,6 +50,9 @@ from berthing.engine import ProviderSource
 from berthing.store import Store
 
 __all__ = ["Call", "Handler", "PlacementApp", "Reply", "Route"]
+
+#: msgspec's "missing field" error, rewritten in jsonschema's words (see Call.decode).
+_MISSING_FIELD = re.compile(r"Object missing required field `([^`]+)`")
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -88,7 +92,9 @@ class Call:
         try:
             return msgspec.json.decode(self.body, type=cls)
         except msgspec.ValidationError as exc:
-            raise ApiError(400, f"JSON does not validate: {exc}") from exc
+            # Placement validates with jsonschema; say a missing field in its words.
+            detail = _MISSING_FIELD.sub(r"'\1' is a required property", str(exc))
+            raise ApiError(400, f"JSON does not validate: {detail}") from exc
         except msgspec.DecodeError as exc:
             raise ApiError(400, f"Malformed JSON: {exc}") from exc
 

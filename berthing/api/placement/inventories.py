@@ -16,6 +16,7 @@ from berthing.api.placement.providers import provider_of
 from berthing.model import (
     MAX_AMOUNT,
     InUse,
+    InvalidInput,
     Inventory,
     NotFound,
     ProviderState,
@@ -86,7 +87,12 @@ def _inventory(version: Version, rc: str, f: _Fields) -> Inventory:
         raise ApiError(
             400, f"Unable to update inventory for {rc}: reserved must be below total before 1.26."
         )
-    return Inventory(f.total, f.reserved, f.min_unit, f.max_unit, f.step_size, f.allocation_ratio)
+    try:
+        return Inventory(
+            f.total, f.reserved, f.min_unit, f.max_unit, f.step_size, f.allocation_ratio
+        )
+    except InvalidInput as exc:  # Placement finds these with its schema: same prefix
+        raise ApiError(400, f"JSON does not validate: {exc}") from exc
 
 
 def _generation(value: int | UnsetType) -> int:

@@ -151,5 +151,10 @@ def update(call: Call) -> Reply:
 
 
 def delete(call: Call) -> Reply:
-    call.store.delete_provider(provider_of(call).uuid)
+    try:
+        uuid = provider_of(call).uuid
+    except ApiError as exc:  # Placement's words for this route
+        detail = f"No resource provider with uuid {call.params['uuid']} found for delete."
+        raise ApiError(404, detail) from exc
+    call.store.delete_provider(uuid)
     return Reply(204)

@@ -9,7 +9,14 @@ from berthing.api.errors import ApiError
 from berthing.api.placement.core import Call, Reply
 from berthing.api.placement.providers import provider_of
 from berthing.api.placement.query import check_known
-from berthing.model import NotFound, Provider, ProviderQuery, is_custom, validate_trait
+from berthing.model import (
+    NotFound,
+    Provider,
+    ProviderQuery,
+    TraitNotFound,
+    is_custom,
+    validate_trait,
+)
 
 __all__ = [
     "delete",
@@ -63,7 +70,7 @@ def _associated(call: Call) -> set[str]:
 def show(call: Call) -> Reply:
     name = call.params["name"]
     if name not in call.store.list_traits():
-        raise ApiError(404, f"No trait named {name}.")
+        raise TraitNotFound(name)
     return Reply(204)
 
 

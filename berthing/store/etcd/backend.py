@@ -132,16 +132,10 @@ class EtcdStore(Store):
         k = self._keys
         missing: Exception
         if kind == "class":
-            users, missing, used_by = (
-                k.class_users(name),
-                ResourceClassNotFound(name),
-                "inventories",
-            )
+            users, missing = k.class_users(name), ResourceClassNotFound(name)
         else:
-            users, missing, used_by = k.trait_users(name), TraitNotFound(name), "providers"
-        in_use = InUse(
-            f"{name} is used by {used_by}.", hint=f"Remove it from those {used_by} first."
-        )
+            users, missing = k.trait_users(name), TraitNotFound(name)
+        in_use = InUse.name(kind, name)
         key = self._name_key(kind, name)
         self._run("delete_name", lambda a: providers.delete_name(a, key, users, missing, in_use))
 

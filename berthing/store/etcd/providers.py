@@ -179,15 +179,10 @@ def delete_provider(a: Attempt, k: Keys, uuid: str) -> None:
         if a.ambiguous:
             return  # our own earlier attempt deleted it
         raise ProviderNotFound(uuid)
-    if not a.empty(k.allocations(uuid)):
-        raise ProviderInUse(
-            f"Provider {uuid} has allocations and cannot be deleted.",
-            hint="Release or move its consumers first.",
-        )
     if not a.empty(k.children(uuid)):
-        raise ProviderHasChildren(
-            f"Provider {uuid} has child providers.", hint="Delete its children first."
-        )
+        raise ProviderHasChildren(uuid)
+    if not a.empty(k.allocations(uuid)):
+        raise ProviderInUse(uuid)
     for key in (k.provider(uuid), k.inventory(uuid), k.usage(uuid), k.name(str(doc["name"]))):
         a.delete(key)
     if doc["parent"] is not None:

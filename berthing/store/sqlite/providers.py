@@ -108,8 +108,7 @@ def delete_name(db: sqlite3.Connection, kind: str, name: str) -> None:
     name_id = name_ids(db, kind, [name])[name]
     users = "inventories WHERE rc_id" if kind == "class" else "provider_traits WHERE trait_id"
     if db.execute(f"SELECT 1 FROM {users} = ? LIMIT 1", (name_id,)).fetchone():
-        used_by = "inventories" if kind == "class" else "providers"
-        raise InUse(f"{name} is used by {used_by}.", hint=f"Remove it from those {used_by} first.")
+        raise InUse.name(kind, name)
     db.execute(f"DELETE FROM {table} WHERE id = ?", (name_id,))
 
 
@@ -196,15 +195,10 @@ def _move(db: sqlite3.Connection, pid: int, uuid: str, parent_uuid: str | None) 
 
 def delete(db: sqlite3.Connection, uuid: str) -> None:
     pid = provider_id(db, uuid)
-    if db.execute("SELECT 1 FROM allocations WHERE provider_id = ?", (pid,)).fetchone():
-        raise ProviderInUse(
-            f"Provider {uuid} has allocations and cannot be deleted.",
-            hint="Release or move its consumers first.",
-        )
     if db.execute("SELECT 1 FROM providers WHERE parent_id = ?", (pid,)).fetchone():
-        raise ProviderHasChildren(
-            f"Provider {uuid} has child providers.", hint="Delete its children first."
-        )
+        raise ProviderHasChildren(uuid)
+    if db.execute("SELECT 1 FROM allocations WHERE provider_id = ?", (pid,)).fetchone():
+        raise ProviderInUse(uuid)
     db.execute("DELETE FROM providers WHERE id = ?", (pid,))
 
 

@@ -37,6 +37,7 @@ from berthing.devtools.osc_client import client_env
 from berthing.devtools.recording_proxy import Exchange, RecordingProxy
 
 COMMANDS = Path(__file__).with_name("osc_commands.yaml")
+DRIVER = Path(__file__).with_name("osc_driver.py")
 STEP_KEYS = frozenset(
     {"id", "note", "run", "env", "exit", "stdout", "stderr", "capture", "requests", "sent_version"}
 )
@@ -86,14 +87,48 @@ class OscRunner:
     ``sent_version`` are checked against; without one those two facts are skipped.
     """
 
-    def __init__(self, openstack: Path, endpoint: str, proxy: RecordingProxy | None = None):
+    def __init__(
+        self,
+        openstack: Path,
+        endpoint: str,
+        proxy: RecordingProxy | None = None,
+        one_interpreter: bool = False,
+    ):
         self.openstack = openstack
         self.endpoint = proxy.url if proxy is not None else endpoint
         self.proxy = proxy
+        self._driver: subprocess.Popen[str] | None = None
+        if one_interpreter:  # see osc_driver.py: the same client code, imported once
+            python = openstack.with_name("python")
+            self._driver = subprocess.Popen(
+                [str(python), str(DRIVER)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+            )
 
     def run_all(self, suite: Suite) -> list[Outcome]:
         variables = dict(suite.variables)
-        return [self.run(step, suite.env, variables) for step in suite.steps]
+        try:
+            return [self.run(step, suite.env, variables) for step in suite.steps]
+        finally:
+            if self._driver is not None:
+                self._driver.stdin.close()  # type: ignore[union-attr]
+                self._driver.wait(30)
+
+    def _execute(self, argv: list[str], env: dict[str, str]) -> tuple[int, str, str]:
+        if self._driver is None:
+            done = subprocess.run(
+                [str(self.openstack), *argv],
+                env=env,
+                capture_output=True,
+                text=True,
+                timeout=COMMAND_TIMEOUT,
+                check=False,
+            )
+            return done.returncode, done.stdout, done.stderr
+        assert self._driver.stdin is not None and self._driver.stdout is not None
+        self._driver.stdin.write(json.dumps({"argv": argv, "env": env}) + "\n")
+        self._driver.stdin.flush()
+        answer = json.loads(self._driver.stdout.readline())
+        return int(answer["exit"]), answer["stdout"], answer["stderr"]
 
     def run(
         self, step: dict[str, Any], base_env: Mapping[str, str | None], variables: dict[str, str]
@@ -107,16 +142,9 @@ class OscRunner:
                 env.pop(name, None)
             else:
                 env[name] = substitute(str(value), variables)
-        done = subprocess.run(
-            [str(self.openstack), *argv],
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=COMMAND_TIMEOUT,
-            check=False,
-        )
+        code, stdout, stderr = self._execute(argv, {k: v for k, v in env.items() if v is not None})
         exchanges = self.proxy.take() if self.proxy is not None else []
-        out = Outcome(step, argv, overrides, done.returncode, done.stdout, done.stderr, exchanges)
+        out = Outcome(step, argv, overrides, code, stdout, stderr, exchanges)
         out.failures = check(out, variables, wire=self.proxy is not None)
         _capture(step, out.stdout, variables)
         return out

@@ -65,6 +65,6 @@ def test_real_client_against_berthing(placement_url: str) -> None:
     """The acceptance test: the operators' own tool, every step, against berthing serve
     (on each shared backend: see the placement_url fixture)."""
     suite = load()
-    outcomes = OscRunner(install_client(), placement_url).run_all(suite)
-    failed = {o.step["id"]: o.failures for o in outcomes if o.failures}
+    outcomes = OscRunner(install_client(), placement_url, one_interpreter=True).run_all(suite)
+    failed = {o.step["id"]: (o.failures, o.stderr[-300:]) for o in outcomes if o.failures}
     assert failed == {}
