@@ -89,6 +89,10 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_arguments(serve_parser)
     serve_parser.set_defaults(run=serve.run)
 
+    from berthing.cli import operate
+
+    operate.add_commands(sub)
+
     check = sub.add_parser("check", help="audit a store: no over-allocation, usage == allocations")
     _add_store_option(check)
     check.set_defaults(run=_check)
