@@ -24,8 +24,15 @@ class ServerProcess:
     """Start with ``with ServerProcess(store_url, log_dir) as server: server.url``."""
 
     def __init__(
-        self, store_url: str, log_dir: Path, *extra: str, config: Path | None = None
+        self,
+        store_url: str,
+        log_dir: Path,
+        *extra: str,
+        config: Path | None = None,
+        start_timeout: float = START_TIMEOUT,
     ) -> None:
+        """``start_timeout``: a server with a cell starts its workers (a simulated fleet
+        registers every host) before it listens, which takes longer on a busy machine."""
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log_path = log_dir / f"serve-{self.port}.log"
@@ -34,6 +41,7 @@ class ServerProcess:
             args += ["--config", str(config)]
         self._args = [sys.executable, "-m", "berthing.cli.main", *args]
         self._process: subprocess.Popen[bytes] | None = None
+        self.start_timeout = start_timeout
 
     def __enter__(self) -> ServerProcess:
         log = self.log_path.open("wb")
@@ -43,7 +51,7 @@ class ServerProcess:
         return self
 
     def _wait_ready(self) -> None:
-        deadline = time.monotonic() + START_TIMEOUT
+        deadline = time.monotonic() + self.start_timeout
         while time.monotonic() < deadline:
             assert self._process is not None
             if self._process.poll() is not None:
