@@ -12,6 +12,7 @@ import pytest
 import schemathesis
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from schemathesis.core.result import Err, Ok
 
 from berthing.api.native import OPENAPI_PATH, ROUTES
 from berthing.devtools.server import ServerProcess
@@ -33,7 +34,10 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
 
 def test_no_generated_request_gets_a_server_error(server: ServerProcess) -> None:
     schema = schemathesis.openapi.from_url(server.url + OPENAPI_PATH)
-    operations = [result.ok() for result in schema.get_all_operations()]
+    results = list(schema.get_all_operations())
+    invalid = [r.err() for r in results if isinstance(r, Err)]
+    assert invalid == [], "schemathesis cannot read the document"
+    operations = [r.ok() for r in results if isinstance(r, Ok)]
     assert len(operations) == sum(len(r.methods) for r in ROUTES)
     errors: list[str] = []
     statuses: Counter[int] = Counter()
