@@ -136,3 +136,10 @@ def _store_url_ports(process: subprocess.Popen[str]) -> list[int]:
 def _listening(port: int) -> bool:
     with socket.socket() as s:
         return s.connect_ex(("127.0.0.1", port)) == 0
+
+
+def test_boot_wait_without_a_conductor_exits_non_zero_and_says_why(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'b.db'}"
+    waited = berthing("boot", "VCPU=1", "--store", url, "--wait", "1")
+    assert waited.returncode == 1
+    assert "still PENDING after 1s: no conductor of cell cell1 has taken it" in waited.stderr
