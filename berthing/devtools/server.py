@@ -18,6 +18,7 @@ from berthing.model import StoreUnavailable
 __all__ = ["ServerProcess"]
 
 START_TIMEOUT = 30.0
+STOP_TIMEOUT = 30.0
 
 
 class ServerProcess:
@@ -68,11 +69,17 @@ class ServerProcess:
             f"berthing serve did not answer on {self.url}; its log ends:\n{tail}"
         )
 
+    @property
+    def pid(self) -> int:
+        assert self._process is not None, "not started"
+        return self._process.pid
+
     def stop(self) -> None:
         if self._process is not None and self._process.poll() is None:
             self._process.terminate()
             try:
-                self._process.wait(10)
+                # A graceful stop joins the cell's workers, each within 10 s.
+                self._process.wait(STOP_TIMEOUT)
             except subprocess.TimeoutExpired:
                 self._process.kill()
                 self._process.wait()
