@@ -102,6 +102,7 @@ def _add_servers(
     listing.add_argument("--limit", type=int, default=100, help="servers per page (100)")
     listing.add_argument("--marker", help="start after this server uuid (paging)")
     listing.add_argument("--all", action="store_true", help="follow every page")
+    listing.add_argument("-q", "--quiet", action="store_true", help="only uuids, one a line")
     show = _verb(verbs, common, "show", "a server: state, host, allocations, events", _show)
     show.add_argument("uuid")
     delete = _verb(verbs, common, "delete", "delete a server", _delete)
@@ -196,6 +197,9 @@ def _list(client: Client, args: argparse.Namespace, out: render.Printer) -> int:
     while args.all and page.next_marker:
         page = client.servers(**filters, limit=args.limit, marker=page.next_marker)
         views += page.servers
+    if args.quiet:
+        print("\n".join(v.uuid for v in views))
+        return 0
     out.show(page if not args.all else views, render.servers(views))
     if page.next_marker and not args.all:
         out.say(f"more: --marker {page.next_marker} (or --all)")
@@ -235,6 +239,7 @@ def _add_hosts(
     verbs = _group(sub, "host", "hosts: capacity, usage, state; disable and enable")
     listing = _verb(verbs, common, "list", "hosts with capacity, usage and state", _hosts)
     listing.add_argument("--state", choices=("up", "down", "disabled"), help="only these")
+    listing.add_argument("-q", "--quiet", action="store_true", help="only names, one a line")
     _verb(verbs, common, "show", "a host (by name or uuid)", _host).add_argument("host")
     disable = _verb(verbs, common, "disable", "take a host out of scheduling", _disable)
     disable.add_argument("host")
@@ -245,6 +250,9 @@ def _add_hosts(
 def _hosts(client: Client, args: argparse.Namespace, out: render.Printer) -> int:
     found = client.hosts()
     views = [h for h in found.hosts if args.state is None or h.state == args.state]
+    if args.quiet:
+        print("\n".join(h.name for h in views))
+        return 0
     out.show(views, render.hosts(views))
     return 0
 
