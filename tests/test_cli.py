@@ -95,51 +95,37 @@ def test_check_refuses_an_empty_etcd_prefix(
     etcd_cluster.delete_prefix(f"/{prefix}/")
 
 
-@pytest.mark.slow
-@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGHUP])
-def test_etcd_cluster_stops_its_members_on_kill(tmp_path: Path, sig: signal.Signals) -> None:
-    """``berthing etcd-cluster &`` then ``kill PID``: no member may outlive it."""
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "berthing.cli.main",
-            "etcd-cluster",
-            "--data-dir",
-            str(tmp_path),
-            "--port",
-            str(free_port()),
-        ],
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        ports = _store_url_ports(process)
-        assert all(_listening(p) for p in ports)
-        process.send_signal(sig)
-        assert process.wait(30) == 0
-        assert not any(_listening(p) for p in ports)
-    finally:
-        process.kill()
-        process.wait()
-
-
-def _store_url_ports(process: subprocess.Popen[str]) -> list[int]:
-    assert process.stdout is not None
-    for line in process.stdout:  # the cluster prints its URL once every member serves
-        if line.startswith("store URL:"):
-            hosts = line.split("etcd://", 1)[1].split("/", 1)[0]
-            return [int(h.rsplit(":", 1)[1]) for h in hosts.split(",")]
-    raise AssertionError(f"etcd-cluster exited with {process.wait()} before printing its URL")
-
-
-def _listening(port: int) -> bool:
-    with socket.socket() as s:
-        return s.connect_ex(("127.0.0.1", port)) == 0
-
-
 def test_boot_wait_without_a_conductor_exits_non_zero_and_says_why(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'b.db'}"
     waited = berthing("boot", "VCPU=1", "--store", url, "--wait", "1")
     assert waited.returncode == 1
     assert "still PENDING after 1s: no conductor of cell cell1 has taken it" in waited.stderr
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("stop", [signal.SIGTERM, signal.SIGHUP, signal.SIGINT])
+def test_etcd_cluster_command_stops_its_members_on_a_signal(
+    tmp_path: Path, stop: signal.Signals
+) -> None:
+    """A service manager's SIGTERM, a closed terminal's SIGHUP and Ctrl-C all stop the
+    members: none may outlive the command."""
+    base = free_port()
+    args = ["etcd-cluster", "--data-dir", str(tmp_path), "--port", str(base)]
+    command = subprocess.Popen(
+        [sys.executable, "-m", "berthing.cli.main", *args],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert command.stdout is not None
+    for line in command.stdout:
+        if "stops it" in line:
+            break
+    assert port_open(base)
+    command.send_signal(stop)
+    assert command.wait(timeout=30) == 0
+    assert not any(port_open(base + 10 * i) for i in range(3))
+
+
+def port_open(port: int) -> bool:
+    with socket.socket() as s:
+        return s.connect_ex(("127.0.0.1", port)) == 0

@@ -13,21 +13,34 @@ from __future__ import annotations
 from dataclasses import dataclass
 from http import HTTPStatus
 
-from berthing.model import BerthingError
+from berthing.model import AllocationChange, BerthingError, ClaimConflict, ConflictKind
 
-__all__ = ["PLACEMENT_CODES", "UNDEFINED", "ApiError", "HttpError", "to_http"]
+__all__ = [
+    "CONCURRENT_UPDATE",
+    "INVENTORY_INUSE",
+    "PLACEMENT_CODES",
+    "PROVIDER_NOT_FOUND",
+    "UNDEFINED",
+    "ApiError",
+    "HttpError",
+    "claim_conflict",
+    "to_http",
+]
 
 UNDEFINED = "placement.undefined_code"
+CONCURRENT_UPDATE = "placement.concurrent_update"
+INVENTORY_INUSE = "placement.inventory.inuse"
+PROVIDER_NOT_FOUND = "placement.resource_provider.not_found"
 #: The codes Placement itself defines; a berthing code outside this set is UNDEFINED.
 PLACEMENT_CODES = frozenset(
     {
         UNDEFINED,
-        "placement.concurrent_update",
+        CONCURRENT_UPDATE,
         "placement.duplicate_name",
-        "placement.inventory.inuse",
+        INVENTORY_INUSE,
         "placement.resource_provider.inuse",
         "placement.resource_provider.cannot_delete_parent",
-        "placement.resource_provider.not_found",
+        PROVIDER_NOT_FOUND,
         "placement.query.duplicate_key",
         "placement.query.bad_value",
         "placement.query.missing_value",
@@ -71,3 +84,30 @@ def to_http(exc: BaseException, *, placement: bool) -> HttpError | None:
 
 def _error(status: int, detail: str, code: str, headers: dict[str, str]) -> HttpError:
     return HttpError(status, HTTPStatus(status).phrase, detail, code, headers)
+
+
+def claim_conflict(conflict: ClaimConflict, change: AllocationChange) -> ApiError:
+    """Placement's answer to a write that lost (``store.commit`` returns the conflict as
+    a value). Nova tells a lost race (``placement.concurrent_update``, and for consumers
+    the words "consumer generation conflict", which it matches) from a request that
+    cannot fit (409 with the undefined code)."""
+    kind, p, rc = conflict.kind, conflict.provider_uuid, conflict.resource_class
+    if kind is ConflictKind.CONSUMER_GENERATION:
+        return ApiError(409, f"consumer generation conflict - {conflict.detail}", CONCURRENT_UPDATE)
+    if kind is ConflictKind.PROVIDER_GENERATION:
+        detail = f"resource provider generation conflict for provider {p}: {conflict.detail}"
+        return ApiError(409, detail, CONCURRENT_UPDATE)
+    if kind is ConflictKind.PROVIDER_GONE:
+        # The reshaper names its providers' inventories: a missing one has its own code.
+        code = PROVIDER_NOT_FOUND if p in change.inventories else UNDEFINED
+        return ApiError(400, f"Resource provider {p} not found.", code)
+    if kind is ConflictKind.NO_INVENTORY and p in change.inventories and not _asks(change, p, rc):
+        detail = f"Inventory of {rc} on {p} cannot be removed: {conflict.detail}."
+        return ApiError(409, detail, INVENTORY_INUSE)
+    return ApiError(409, f"Unable to allocate inventory: {rc} on {p}: {conflict.detail}.")
+
+
+def _asks(change: AllocationChange, p: str | None, rc: str | None) -> bool:
+    """Whether a consumer of ``change`` allocates ``rc`` on ``p`` (rather than holding
+    it from before, on an inventory the change removes)."""
+    return any(rc in ca.allocations.get(p or "", {}) for ca in change.consumers)

@@ -30,8 +30,9 @@ class Tree:
         return self.members.get(uuid) or self.sharing[uuid]
 
     def ancestors(self, uuid: str) -> set[str]:
-        """``uuid`` and every provider above it in the tree."""
-        found, at = set(), self.members.get(uuid)
+        """``uuid`` and every provider above it in the tree (a sharing provider next
+        to the tree is its own subtree: two groups on it are in the same subtree)."""
+        found, at = {uuid}, self.members.get(uuid)
         while at is not None:
             found.add(at.provider.uuid)
             at = self.members.get(at.provider.parent_uuid or "")
@@ -87,11 +88,13 @@ def _take(
 def _fits(
     tree: Tree, allocs: Mapping[str, Mapping[str, int]], taken: Mapping[tuple[str, str], int]
 ) -> bool:
-    """Capacity consolidated: what earlier groups took on a provider counts too."""
+    """Consolidated: what earlier groups took on a provider counts too, against its
+    capacity and its max_unit, since the claim writes one amount per provider and class
+    (two groups of 1024 on a provider with max_unit 1024 cannot be claimed)."""
     for p, per in allocs.items():
         state = tree.provider(p)
         for rc, n in per.items():
-            if taken.get((p, rc), 0) + n > state.free(rc):
+            if not state.fits({rc: taken.get((p, rc), 0) + n}):
                 return False
     return True
 
@@ -180,20 +183,31 @@ def _spread_options(tree: Tree, group: RequestGroup) -> Iterator[Option]:
 
 
 def _suppliers(tree: Tree, group: RequestGroup, rc: str) -> list[str]:
+    """Who may supply ``rc`` to the unsuffixed group, aggregates as Placement judges
+    them: an aggregate on the root spans its tree, so a member meets ``member_of`` by
+    its own aggregates or by the root's, and is excluded by a forbidden aggregate on
+    either; a sharing provider must meet ``member_of`` itself (the tree's root does not
+    lend it aggregates), and neither it nor the tree's root may be in a forbidden one."""
     amount = group.resources[rc]
     root_aggs = tree.root.provider.aggregates
     if group.in_tree is not None and group.in_tree not in tree.members:
         return []
     found = []
     for state in tree.members.values():
-        if state.fits({rc: amount}) and group.aggregates_met_by(
-            state.provider.aggregates | root_aggs
+        aggs = state.provider.aggregates
+        if (
+            state.fits({rc: amount})
+            and (group.member_of_met_by(aggs) or group.member_of_met_by(root_aggs))
+            and not group.forbids_any(aggs | root_aggs)
         ):
             found.append(state.provider.uuid)
     if group.in_tree is None:  # an unsuffixed in_tree keeps to the tree itself
         for state in tree.sharing.values():
-            if state.fits({rc: amount}) and group.aggregates_met_by(
-                state.provider.aggregates | root_aggs
+            aggs = state.provider.aggregates
+            if (
+                state.fits({rc: amount})
+                and group.member_of_met_by(aggs)
+                and not group.forbids_any(aggs | root_aggs)
             ):
                 found.append(state.provider.uuid)
     return found

@@ -61,9 +61,14 @@ class RequestGroup:
         )
 
     def aggregates_met_by(self, aggregates: frozenset[str]) -> bool:
-        return all(group & aggregates for group in self.member_of) and not (
-            self.forbidden_aggregates & aggregates
-        )
+        return self.member_of_met_by(aggregates) and not self.forbids_any(aggregates)
+
+    def member_of_met_by(self, aggregates: frozenset[str]) -> bool:
+        """Every ``member_of`` set has one of ``aggregates``."""
+        return all(group & aggregates for group in self.member_of)
+
+    def forbids_any(self, aggregates: frozenset[str]) -> bool:
+        return bool(self.forbidden_aggregates & aggregates)
 
 
 @dataclass(frozen=True, slots=True)

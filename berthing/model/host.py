@@ -28,6 +28,8 @@ class HostStats:
 
     KIND: ClassVar[str] = "host-stats"
     SCHEMA: ClassVar[int] = 1
+    ADVISORY: ClassVar[bool] = True
+    """Read as advice: a store may serve it from a copy a moment behind (see RecordStore)."""
 
     num_instances: int = 0
     io_ops: int = 0

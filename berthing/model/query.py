@@ -23,6 +23,8 @@ class ProviderQuery:
     ``member_of``: all-of a list of any-of sets of aggregate uuids;
     ``forbidden_aggregates``: in none of them.
     ``in_tree``: in the tree of that provider; ``roots``: in the tree of one of them.
+    ``fresh``: answered from the engine itself, not from an index that may lag a
+    moment behind other writers (a backend that keeps no index ignores it): for audits.
     ``limit`` with ``seed``: return at most ``limit`` fitting providers, starting at a
     pseudo-random point chosen by ``seed``, so that parallel schedulers asking the
     same question look at different slices of the cloud and collide less often.
@@ -40,6 +42,7 @@ class ProviderQuery:
     uuids: frozenset[str] | None = None
     limit: int | None = None
     seed: int | None = None
+    fresh: bool = False
 
     def __post_init__(self) -> None:
         for rc, amount in self.resources.items():

@@ -36,7 +36,7 @@ def survey(store: Store) -> Audit:
     problems: list[str] = []
     consumers: set[str] = set()
     allocations = 0
-    states = store.find_providers(ProviderQuery())
+    states = store.find_providers(ProviderQuery(fresh=True))
     for state in states:
         held = store.provider_allocations(state.provider.uuid)
         consumers.update(held)

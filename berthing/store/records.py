@@ -19,6 +19,9 @@ What every implementation promises:
 * **Concurrency.** Every method may run at once from many threads and processes.
 * **Idempotence.** ``delete`` of an absent record returns False. A backend that
   retries after an unknown outcome recognises its own earlier write.
+* **Advice.** ``get_records`` of a kind whose class sets ``ADVISORY = True`` may be
+  answered from a copy one watch delivery behind other writers (never behind the
+  store's own writes): host stats, which only filters and weighers read.
 """
 
 from __future__ import annotations
@@ -67,7 +70,10 @@ class RecordStore(ABC):
         wanted = sorted(set(keys))
         if not wanted:
             return {}
-        found = self._get_docs(cls.KIND, wanted)
+        if getattr(cls, "ADVISORY", False):
+            found = self._get_advisory_docs(cls.KIND, wanted)
+        else:
+            found = self._get_docs(cls.KIND, wanted)
         return {k: _typed(cls, k, doc, rev) for k, (doc, rev) in found.items()}
 
     def list_records(
@@ -102,6 +108,12 @@ class RecordStore(ABC):
     @abstractmethod
     def _get_docs(self, kind: str, keys: list[str]) -> dict[str, tuple[JSONDoc, int]]:
         """Live documents among ``keys`` with their revisions."""
+
+    def _get_advisory_docs(self, kind: str, keys: list[str]) -> dict[str, tuple[JSONDoc, int]]:
+        """Documents of an advisory kind (its class sets ``ADVISORY = True``): their
+        readers take them as advice, so a backend may answer from a copy that lags one
+        watch delivery behind. By default, the same as ``_get_docs``."""
+        return self._get_docs(kind, keys)
 
     @abstractmethod
     def _list_docs(self, kind: str, prefix: str, after: int) -> list[tuple[str, JSONDoc, int]]:

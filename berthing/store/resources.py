@@ -325,8 +325,8 @@ def _provider_name(name: object) -> str:
 
 
 def _validated(change: AllocationChange) -> AllocationChange:
-    if not change.consumers:
-        raise InvalidInput("An allocation change names no consumer.")
+    if not change.consumers and not change.inventories:
+        raise InvalidInput("An allocation change names no consumer and no inventory.")
     seen: set[str] = set()
     consumers = []
     for ca in change.consumers:

@@ -104,3 +104,80 @@ def test_a_wide_tree_is_walked_lazily(store: Store) -> None:
     assert all(len(c.allocations) == 8 for c in ten.candidates)
     capped = find_candidates(store, request(*groups, isolation=Isolation.ISOLATE))
     assert len(capped.candidates) == MAX_PER_TREE
+
+
+def test_groups_on_one_provider_respect_max_unit_of_the_sum(store: Store) -> None:
+    """Two groups of 1024 on a provider with max_unit 1024 sum to 2048, which no claim
+    can write; Placement drops such a candidate, and so does the engine."""
+    cn = host(store, "cn", {"VCPU": Inventory(8)})
+    numa = [
+        host(store, f"numa{i}", {"MEMORY_MB": Inventory(4096, max_unit=1024)}, parent=cn.uuid)
+        for i in range(2)
+    ]
+    groups = (
+        RequestGroup("1", resources={"MEMORY_MB": 1024}),
+        RequestGroup("2", resources={"MEMORY_MB": 1024}),
+    )
+    found = find_candidates(store, request(*groups))
+    assert {tuple(sorted(c.allocations)) for c in found.candidates} == {
+        tuple(sorted(n.uuid for n in numa))
+    }
+    assert all(
+        per == {"MEMORY_MB": 1024} for c in found.candidates for per in c.allocations.values()
+    )
+
+
+def test_a_sharing_provider_meets_member_of_itself(store: Store) -> None:
+    """The root's aggregates span its tree, not the sharing providers next to it:
+    member_of=B with the host in A and B does not let a pool that is only in A serve."""
+    agg_a, agg_b = new_uuid(), new_uuid()
+    h = host(store, "h", {"VCPU": Inventory(8)}, aggregates=[agg_a, agg_b])
+    pool_a = host(
+        store, "pool-a", {"DISK_GB": Inventory(100)}, traits=[SHARING_TRAIT], aggregates=[agg_a]
+    )
+    pool_b = host(
+        store, "pool-b", {"DISK_GB": Inventory(100)}, traits=[SHARING_TRAIT], aggregates=[agg_b]
+    )
+    group = RequestGroup(resources={"VCPU": 1, "DISK_GB": 10}, member_of=(frozenset({agg_b}),))
+    [c] = find_candidates(store, request(group)).candidates
+    assert c.allocations == {h.uuid: {"VCPU": 1}, pool_b.uuid: {"DISK_GB": 10}}
+    assert pool_a.uuid
+    alone = find_candidates(
+        store, request(RequestGroup(resources={"DISK_GB": 10}, member_of=(frozenset({agg_b}),)))
+    )
+    assert [c.allocations for c in alone.candidates] == [{pool_b.uuid: {"DISK_GB": 10}}]
+
+
+def test_a_child_meets_member_of_by_its_own_or_its_roots_aggregates(store: Store) -> None:
+    """member_of=A&member_of=B: a child in A under a root in B meets neither whole, so
+    it does not serve (Placement's rule: the provider or its root is in all of them)."""
+    agg_a, agg_b = new_uuid(), new_uuid()
+    cn = host(store, "cn", {"VCPU": Inventory(8)}, aggregates=[agg_b])
+    host(store, "numa", {"MEMORY_MB": Inventory(4096)}, parent=cn.uuid, aggregates=[agg_a])
+    both = (frozenset({agg_a}), frozenset({agg_b}))
+    found = find_candidates(
+        store, request(RequestGroup(resources={"MEMORY_MB": 512}, member_of=both))
+    )
+    assert found.candidates == ()
+    one = find_candidates(
+        store, request(RequestGroup(resources={"MEMORY_MB": 512}, member_of=(frozenset({agg_b}),)))
+    )
+    assert len(one.candidates) == 1
+
+
+def test_two_groups_on_one_sharing_provider_are_in_one_subtree(store: Store) -> None:
+    """A sharing provider is its own subtree next to the host's tree."""
+    agg = new_uuid()
+    h = host(store, "h", {"VCPU": Inventory(8)}, aggregates=[agg])
+    pool = host(
+        store, "pool", {"DISK_GB": Inventory(100)}, traits=[SHARING_TRAIT], aggregates=[agg]
+    )
+    groups = (
+        RequestGroup(resources={"VCPU": 1}),
+        RequestGroup("1", resources={"DISK_GB": 5}),
+        RequestGroup("2", resources={"DISK_GB": 5}),
+    )
+    found = find_candidates(store, request(*groups, same_subtree=(frozenset({"1", "2"}),)))
+    assert [c.allocations for c in found.candidates] == [
+        {h.uuid: {"VCPU": 1}, pool.uuid: {"DISK_GB": 10}}
+    ]

@@ -17,6 +17,7 @@ from berthing.model import (
     Claimed,
     ConflictKind,
     Heartbeat,
+    HostStats,
     InvalidInput,
     Inventory,
     ProviderQuery,
@@ -166,7 +167,9 @@ def test_racing_claims_retry_unrelated_changes_and_lose_real_ones(store: EtcdSto
 # -- the catalogue ----------------------------------------------------------------------
 
 
-def test_a_stale_catalogue_never_returns_a_misfit(etcd_cluster: EtcdCluster, prefix: str) -> None:
+def test_a_stale_catalogue_costs_a_conflict_never_an_over_allocation(
+    etcd_cluster: EtcdCluster, prefix: str
+) -> None:
     with (
         open_store(etcd_cluster.url(prefix)) as reader,
         open_store(etcd_cluster.url(prefix)) as writer,
@@ -177,9 +180,14 @@ def test_a_stale_catalogue_never_returns_a_misfit(etcd_cluster: EtcdCluster, pre
         reader._catalogue.stop()  # the reader's index now goes stale
         assert writer.claim(consumer(), {full.uuid: {"VCPU": 4}}).ok
         host(writer, "new")
-        # The stale index still thinks `full` has room; the fresh snapshot says no.
-        assert reader.find_providers(ProviderQuery({"VCPU": 1})) == []
-        # What the stale index costs: a provider it has not heard of is missed.
+        # A fresh query reads etcd: `full` is full.
+        assert reader.find_providers(ProviderQuery({"VCPU": 1}, fresh=True)) == []
+        # The hot path answers from the stale index, which still thinks `full` has room:
+        # the claim on it is decided on etcd's values and loses, as a conflict.
+        [stale] = reader.find_providers(ProviderQuery({"VCPU": 1}))
+        lost = reader.claim(consumer(), {stale.provider.uuid: {"VCPU": 1}})
+        assert isinstance(lost, ClaimConflict) and lost.kind is ConflictKind.CAPACITY
+        # What the stale index costs besides: a provider it has not heard of is missed.
         assert [s.provider.name for s in reader.find_providers(ProviderQuery())] == ["full"]
         reader._catalogue.resume()
         wait_until(
@@ -187,6 +195,7 @@ def test_a_stale_catalogue_never_returns_a_misfit(etcd_cluster: EtcdCluster, pre
             5,
             "the catalogue did not catch up after resuming",
         )
+        assert audit(reader) == []
 
 
 def test_catalogue_relists_after_compaction(etcd_cluster: EtcdCluster, prefix: str) -> None:
@@ -280,3 +289,26 @@ def test_a_lost_answer_is_retried_without_applying_twice(
     store.release(c.uuid)  # landed, answer lost, retried: still no ConsumerNotFound
     assert dropped == [1]
     assert store.get_provider_state(p.uuid).usages["VCPU"] == 0
+
+
+def test_host_stats_are_advice_served_from_a_watched_copy(
+    etcd_cluster: EtcdCluster, prefix: str
+) -> None:
+    with (
+        open_store(etcd_cluster.url(prefix)) as reader,
+        open_store(etcd_cluster.url(prefix)) as writer,
+    ):
+        writer.put_record("h1", HostStats(num_instances=1))
+        wait_until(lambda: "h1" in reader.get_records(HostStats, ["h1"]), 5, "no copy")
+        rec = writer.get_record(HostStats, "h1")
+        assert rec is not None
+        writer.put_record("h1", HostStats(num_instances=2), rec.revision)
+        wait_until(
+            lambda: reader.get_records(HostStats, ["h1"])["h1"].value.num_instances == 2,
+            5,
+            "the copy did not follow the write",
+        )
+        own = reader.put_record("h2", HostStats(io_ops=3))
+        assert reader.get_records(HostStats, ["h2"]) == {"h2": own}  # its own write, at once
+        writer.delete_record(HostStats, "h1")
+        wait_until(lambda: reader.get_records(HostStats, ["h1"]) == {}, 5, "delete not seen")

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from berthing.api.auth import Authenticator
+from berthing.api.placement.candidates import SeedStream
 from berthing.api.placement.core import PlacementApp
 from berthing.api.placement.root import root
 from berthing.api.placement.routes import ROUTES
@@ -21,6 +22,14 @@ class PlacementSettings:
     """Spread candidates across the cloud (Placement hands every caller the same first
     N); with ``candidate_seed`` set, reproducibly."""
     candidate_seed: int | None = None
+    seeds: SeedStream = field(init=False, repr=False, compare=False)
+    """Each candidate request's start in the shuffled order, from the two above."""
+
+    def __post_init__(self) -> None:
+        # A frozen dataclass sets a derived field this way.
+        object.__setattr__(
+            self, "seeds", SeedStream(self.randomize_candidates, self.candidate_seed)
+        )
 
 
 def placement_app(

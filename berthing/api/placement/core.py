@@ -70,13 +70,20 @@ class Call:
     """The server's ``PlacementSettings`` (candidate limits, seeds)."""
     prefix: str = ""
     """Where the API is mounted (``/placement``): links and Locations start with it."""
+    content_type: str = ""
+    """The request's media type, lower case, without parameters."""
 
     def at_least(self, version: str) -> bool:
         return self.version.at_least(version)
 
     def decode(self, cls: type[T]) -> T:
-        """The JSON body as ``cls`` (a msgspec Struct): 400 naming what is wrong."""
+        """The JSON body as ``cls`` (a msgspec Struct): 400 naming what is wrong.
+
+        A route that needs a body answers 415 to a request without one and without a
+        JSON content type, as Placement's ``require_content`` does."""
         if not self.body:
+            if self.content_type != "application/json":
+                raise ApiError(415, "The request needs a JSON body (application/json).")
             raise ApiError(400, "The request needs a JSON body.")
         try:
             return msgspec.json.decode(self.body, type=cls)
@@ -198,6 +205,7 @@ class PlacementApp:
             self.source,
             self.settings,
             prefix,
+            request.headers.get("content-type", "").split(";")[0].strip().lower(),
         )
 
     def _error(

@@ -11,6 +11,7 @@ from msgspec import UNSET, UnsetType
 
 from berthing.api.errors import ApiError
 from berthing.api.placement.core import Call, Reply
+from berthing.api.placement.microversion import Version
 from berthing.api.placement.providers import provider_of
 from berthing.model import (
     MAX_AMOUNT,
@@ -21,7 +22,17 @@ from berthing.model import (
     validate_resource_class,
 )
 
-__all__ = ["create", "delete", "delete_all", "list_inventories", "replace_all", "show", "update"]
+__all__ = [
+    "ProviderInventories",
+    "create",
+    "delete",
+    "delete_all",
+    "list_inventories",
+    "replace_all",
+    "show",
+    "to_inventories",
+    "update",
+]
 
 CONCURRENT = "placement.concurrent_update"
 
@@ -48,6 +59,17 @@ class _All(msgspec.Struct, forbid_unknown_fields=True):
     resource_provider_generation: int | UnsetType = UNSET
 
 
+class ProviderInventories(msgspec.Struct, forbid_unknown_fields=True):
+    """One provider's part of the reshaper."""
+
+    resource_provider_generation: int
+    inventories: dict[str, _Fields]
+
+
+def to_inventories(body: ProviderInventories, version: Version) -> dict[str, Inventory]:
+    return {_class(rc): _inventory(version, rc, f) for rc, f in body.inventories.items()}
+
+
 def _view(inv: Inventory) -> dict[str, object]:
     return {
         "total": inv.total,
@@ -59,8 +81,8 @@ def _view(inv: Inventory) -> dict[str, object]:
     }
 
 
-def _inventory(call: Call, rc: str, f: _Fields) -> Inventory:
-    if f.reserved >= f.total and not call.at_least("1.26") and f.total:
+def _inventory(version: Version, rc: str, f: _Fields) -> Inventory:
+    if f.reserved >= f.total and not version.at_least("1.26") and f.total:
         raise ApiError(
             400, f"Unable to update inventory for {rc}: reserved must be below total before 1.26."
         )
@@ -106,7 +128,7 @@ def replace_all(call: Call) -> Reply:
     state = _state(call)
     body = call.decode(_All)
     generation = _generation(body.resource_provider_generation)
-    invs = {_class(rc): _inventory(call, rc, f) for rc, f in body.inventories.items()}
+    invs = {_class(rc): _inventory(call.version, rc, f) for rc, f in body.inventories.items()}
     new = _write(call, state, generation, invs, "placement.inventory.inuse")
     return Reply(body=_all_view(new, invs))
 
@@ -123,7 +145,7 @@ def create(call: Call) -> Reply:
     rc = _class(body.resource_class)
     if rc in state.inventories:
         raise ApiError(409, f"{rc} inventory exists already on {state.provider.uuid}.", CONCURRENT)
-    inv = _inventory(call, rc, body)
+    inv = _inventory(call.version, rc, body)
     new = _write(call, state, state.provider.generation, {**state.inventories, rc: inv}, CONCURRENT)
     location = {
         "location": f"{call.prefix}/resource_providers/{state.provider.uuid}/inventories/{rc}"
@@ -148,7 +170,7 @@ def update(call: Call) -> Reply:
     generation = _generation(body.resource_provider_generation)
     if rc not in state.inventories:
         raise ApiError(400, f"No inventory record of {rc} on {state.provider.uuid} to update.")
-    inv = _inventory(call, rc, body)
+    inv = _inventory(call.version, rc, body)
     new = _write(call, state, generation, {**state.inventories, rc: inv}, CONCURRENT)
     return Reply(body={**_view(inv), "resource_provider_generation": new})
 

@@ -15,10 +15,25 @@ from berthing.api.placement.query import (
     parse_uuid,
 )
 from berthing.api.placement.views import provider_view
-from berthing.model import NotFound, Provider, ProviderNotFound, ProviderQuery, validate_uuid
+from berthing.model import (
+    NotFound,
+    Provider,
+    ProviderNotFound,
+    ProviderQuery,
+    ProviderState,
+    validate_uuid,
+)
 from berthing.store import NewParent
 
-__all__ = ["create", "delete", "list_providers", "provider_of", "show", "update"]
+__all__ = [
+    "create",
+    "delete",
+    "list_providers",
+    "provider_of",
+    "provider_state_of",
+    "show",
+    "update",
+]
 
 _FILTERS = (
     ("1.0", "name"),
@@ -43,8 +58,13 @@ class _Update(msgspec.Struct, forbid_unknown_fields=True):
 
 def provider_of(call: Call) -> Provider:
     """The provider named by the path, or 404 (a malformed uuid is 404 too)."""
+    return provider_state_of(call).provider
+
+
+def provider_state_of(call: Call) -> ProviderState:
+    """The provider named by the path with its inventories and usages, or 404."""
     try:
-        return call.store.get_provider(validate_uuid(call.params["uuid"], "provider uuid"))
+        return call.store.get_provider_state(validate_uuid(call.params["uuid"], "provider uuid"))
     except (ProviderNotFound, ValueError) as exc:
         raise ApiError(404, f"No resource provider with uuid {call.params['uuid']} found.") from exc
 

@@ -3,7 +3,9 @@
 ``resources=VCPU:1,MEMORY_MB:512``; ``member_of=AGG``, ``in:A,B`` (1.3), repeated =
 all of them (1.24), ``!AGG`` and ``!in:A,B`` forbidden (1.32); ``required=T1,!T2``
 (forbidden from 1.22), ``in:T1,T2`` and repeated (1.39). Every bad value is a 400
-(``placement.query.bad_value`` where Placement says so) naming the parameter.
+naming the parameter, with Placement's code for it: ``placement.undefined_code``, as
+Placement's own parsers of these values give (checked against Placement 16.0); callers
+pass ``placement.query.bad_value`` where Placement uses it (root_required conflicts).
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ from __future__ import annotations
 import uuid as uuidlib
 from dataclasses import dataclass, field
 
-from berthing.api.errors import ApiError
+from berthing.api.errors import UNDEFINED, ApiError
 from berthing.api.placement.microversion import Version
 from berthing.model import BerthingError, validate_resource_class, validate_trait
 
@@ -29,7 +31,7 @@ __all__ = [
 BAD_VALUE = "placement.query.bad_value"
 
 
-def _bad(param: str, value: str, why: str, code: str = BAD_VALUE) -> ApiError:
+def _bad(param: str, value: str, why: str, code: str = UNDEFINED) -> ApiError:
     return ApiError(400, f"Invalid query string parameter {param}={value!r}: {why}.", code)
 
 
@@ -113,7 +115,11 @@ class Traits:
 
 
 def parse_traits(
-    param: str, values: list[str], version: Version, forbidden_since: str = "1.22"
+    param: str,
+    values: list[str],
+    version: Version,
+    forbidden_since: str = "1.22",
+    conflict_code: str = UNDEFINED,
 ) -> Traits:
     if len(values) > 1 and not version.at_least("1.39"):
         values = values[-1:]  # Placement keeps the last before 1.39
@@ -136,7 +142,7 @@ def parse_traits(
             else:
                 required.add(_trait(param, value, item))
     if required & forbidden:
-        raise _bad(param, ",".join(values), "a trait is both required and forbidden")
+        raise _bad(param, ",".join(values), "a trait is both required and forbidden", conflict_code)
     return Traits(frozenset(required), frozenset(forbidden), tuple(any_of))
 
 

@@ -7,15 +7,34 @@ lives in ``core``.
 from __future__ import annotations
 
 from berthing.api.http import Route
-from berthing.api.placement import aggregates, classes, inventories, providers, traits
+from berthing.api.placement import (
+    aggregates,
+    allocations,
+    candidates,
+    classes,
+    inventories,
+    providers,
+    reshaper,
+    traits,
+    usages,
+)
 from berthing.api.placement.core import Handler
 
 __all__ = ["ROUTES"]
 
 _RP = "placement:resource_providers"
 _INV = f"{_RP}:inventories"
+_ALLOC = "placement:allocations"
 
 ROUTES: list[Route[Handler]] = [
+    Route(
+        "/allocation_candidates",
+        {
+            "GET": Handler(
+                candidates.list_candidates, "placement:allocation_candidates:list", since="1.10"
+            )
+        },
+    ),
     Route(
         "/resource_providers",
         {
@@ -49,6 +68,28 @@ ROUTES: list[Route[Handler]] = [
             "DELETE": Handler(inventories.delete, f"{_INV}:delete"),
         },
     ),
+    Route(
+        "/resource_providers/{uuid}/usages",
+        {"GET": Handler(usages.for_provider, f"{_RP}:usages")},
+    ),
+    Route(
+        "/resource_providers/{uuid}/allocations",
+        {"GET": Handler(allocations.for_provider, f"{_RP}:allocations:list")},
+    ),
+    Route(
+        "/allocations",
+        {"POST": Handler(allocations.replace_many, f"{_ALLOC}:manage", "1.13")},
+    ),
+    Route(
+        "/allocations/{consumer_uuid}",
+        {
+            "GET": Handler(allocations.show, f"{_ALLOC}:list"),
+            "PUT": Handler(allocations.replace, f"{_ALLOC}:update"),
+            "DELETE": Handler(allocations.delete, f"{_ALLOC}:delete"),
+        },
+    ),
+    Route("/usages", {"GET": Handler(usages.for_project, "placement:usages", "1.9")}),
+    Route("/reshaper", {"POST": Handler(reshaper.reshape, "placement:reshaper:reshape", "1.30")}),
     Route(
         "/resource_providers/{uuid}/aggregates",
         {

@@ -20,7 +20,15 @@ __all__ = ["add_arguments", "run"]
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     from berthing.sim.bench.options import parse_counts
 
-    kinds = parser.add_subparsers(dest="bench", required=True, metavar="{scheduler}")
+    kinds = parser.add_subparsers(dest="bench", required=True, metavar="{scheduler,api}")
+    _api_arguments(
+        kinds.add_parser(
+            "api",
+            help="berthing serve against the real OpenStack Placement, side by side",
+            description="Register the same fleet in berthing serve and in OpenStack Placement 16.0 "
+            "(installed on demand), then time allocation candidates and full placements.",
+        )
+    )
     p = kinds.add_parser(
         "scheduler",
         help="placement latency and throughput on clouds of 1k-100k providers",
@@ -46,8 +54,27 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     p.add_argument("--quick", action="store_true", help="a small run for CI (200 providers)")
 
 
+def _api_arguments(p: argparse.ArgumentParser) -> None:
+    from berthing.sim.bench.options import parse_counts
+
+    p.add_argument(
+        "--sizes", type=parse_counts, default=(1_000, 10_000), help="providers (default 1k,10k)"
+    )
+    p.add_argument(
+        "--clients", type=parse_counts, default=(1, 4), help="client processes (default 1,4)"
+    )
+    p.add_argument(
+        "--samples", type=int, default=100, help="timed candidate requests per query (100)"
+    )
+    p.add_argument("--placements", type=int, default=200, help="placements per client (200)")
+    p.add_argument("--no-peer", action="store_true", help="berthing only (no Placement install)")
+    p.add_argument("--output", type=Path, help="write the results as JSON here")
+
+
 def run(args: argparse.Namespace) -> int:
     """Run the benchmark; exit 1 if a store audit found over-allocation."""
+    if args.bench == "api":
+        return _run_api(args)
     from rich.console import Console
     from rich.progress import Progress
 
@@ -63,3 +90,23 @@ def run(args: argparse.Namespace) -> int:
     report.show(console)
     report.write(opts.output, opts.markdown)
     return 1 if any(r.audit_problems for r in report.runs) else 0
+
+
+def _run_api(args: argparse.Namespace) -> int:
+    from rich.console import Console
+    from rich.table import Table
+
+    from berthing.sim.bench.api import ApiBenchOptions, run_api_bench, table, write
+
+    opts = ApiBenchOptions(
+        args.sizes, args.clients, args.samples, args.placements, peer=not args.no_peer
+    )
+    console = Console()
+    results = run_api_bench(opts, console.print)
+    view = Table("providers", "measure", "berthing", "Placement", "berthing is")
+    for row in table(results):
+        view.add_row(*row)
+    console.print(view)
+    console.print(f"command: {opts.command()}")
+    write(results, opts, args.output)
+    return 0

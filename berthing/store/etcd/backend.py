@@ -37,10 +37,12 @@ from berthing.model import (
 from berthing.store.base import Store
 from berthing.store.capabilities import Capability
 from berthing.store.etcd import claims, providers, queries, records
+from berthing.store.etcd.advisory import AdvisoryCopy
 from berthing.store.etcd.catalogue import Catalogue
 from berthing.store.etcd.config import parse_url
 from berthing.store.etcd.kv import KV, LeaseGone
 from berthing.store.etcd.layout import LAYOUT_VERSION, Keys
+from berthing.store.etcd.ops import Op
 from berthing.store.etcd.stm import Attempt, Transactor
 from berthing.store.resources import NewParent
 from berthing.store.sampling import new_rank
@@ -64,9 +66,9 @@ class EtcdStore(Store):
         self.url = url
         self._keys = Keys(config.prefix)
         self._kv = KV(config.endpoints, config.timeout)
-        self._written = 0  # revision of this store's last write to the catalogue
-        self._written_lock = threading.Lock()
         self._tx = Transactor(self._kv, self._committed)
+        self._advisory: dict[str, AdvisoryCopy] = {}
+        self._advisory_lock = threading.Lock()
         self._catalogue = Catalogue(self._kv, self._keys)
         self._create, self._prefix = create, config.prefix
         try:
@@ -78,6 +80,8 @@ class EtcdStore(Store):
 
     def close(self) -> None:
         self._catalogue.stop()
+        for copy in self._advisory.values():
+            copy.stop()
         self._kv.close()
 
     # -- plumbing -------------------------------------------------------------------------
@@ -85,11 +89,21 @@ class EtcdStore(Store):
     def _run(self, what: str, body: Callable[[Attempt], T]) -> T:
         return self._tx.run(what, body).value
 
-    def _committed(self, written: Iterable[bytes], revision: int) -> None:
-        cat = self._keys.cat.encode()
-        if any(key.startswith(cat) for key in written):
-            with self._written_lock:
-                self._written = max(self._written, revision)
+    def _committed(self, writes: Iterable[Op], revision: int) -> None:
+        """Read your own writes: the catalogue (and the advisory copies) apply them
+        now, not when the watch brings them back (which they then ignore)."""
+        writes = list(writes)
+        self._catalogue.apply_own(writes, revision)
+        for copy in self._advisory.values():
+            copy.apply_own(writes, revision)
+
+    def _get_advisory_docs(self, kind: str, keys: list[str]) -> dict[str, tuple[JSONDoc, int]]:
+        with self._advisory_lock:
+            copy = self._advisory.get(kind)
+            if copy is None:
+                copy = self._advisory[kind] = AdvisoryCopy(self._kv, self._keys, kind)
+                copy.start()
+        return copy.get(keys)
 
     def _check_layout(self, a: Attempt) -> None:
         doc = a.doc(self._keys.schema)
@@ -190,17 +204,9 @@ class EtcdStore(Store):
         self._run("rename_class", lambda a: providers.rename_class(a, self._keys, old, new))
 
     def shape(self) -> StoreShape:
-        self._catch_up()
         return self._catalogue.shape()
 
-    def _catch_up(self) -> None:
-        """Read your own writes: wait until the catalogue has applied this store's last."""
-        with self._written_lock:
-            written = self._written
-        self._catalogue.catch_up(written)
-
     def find_providers(self, query: ProviderQuery) -> list[ProviderState]:
-        self._catch_up()
         return self._run(
             "find_providers", lambda a: queries.find(a, self._keys, self._catalogue, query)
         )
@@ -208,7 +214,13 @@ class EtcdStore(Store):
     # -- consumers, allocations and usage ---------------------------------------------
 
     def _commit(self, change: AllocationChange) -> ClaimResult:
-        return self._run("commit", lambda a: claims.commit(a, self._keys, change))
+        # The catalogue knows the providers' keys as of its last watch event (or this
+        # store's own last write): deciding on them saves the read, and the commit's
+        # compares catch any that moved. A new consumer is the common case: guessed.
+        k = self._keys
+        seed = self._catalogue.snapshot(claims.catalogue_keys(k, change))
+        seed.update({k.consumer(ca.consumer.uuid): None for ca in change.consumers})
+        return self._tx.run("commit", lambda a: claims.commit(a, k, change), seed).value
 
     def release(self, consumer_uuid: str, generation: int | None = None) -> None:
         self._run("release", lambda a: claims.release(a, self._keys, consumer_uuid, generation))

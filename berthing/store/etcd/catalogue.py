@@ -20,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import bisect
 import threading
+from collections.abc import Iterable
 from concurrent.futures import Future
 from dataclasses import dataclass
 from typing import Any
@@ -42,15 +43,13 @@ from berthing.store.etcd.layout import (
     provider_from,
     usages_from,
 )
-from berthing.store.etcd.ops import Range, prefix_end
+from berthing.store.etcd.ops import KeyValue, Op, Put, Range, prefix_end
 from berthing.store.sampling import seed_start
 
 __all__ = ["Catalogue"]
 
 #: Keys per page when listing; etcd answers a page in one consistent read.
 PAGE = 1000
-#: How long to wait for the watch to deliver our own write before listing again.
-CATCH_UP = 2.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,8 +64,8 @@ class Catalogue:
 
     def __init__(self, kv: KV, keys: Keys) -> None:
         self._kv, self._keys = kv, keys
+        self._prefix = keys.cat.encode()
         self._cond = threading.Condition()
-        self._resync = threading.Lock()
         self._providers: dict[str, _Entry] = {}
         #: (shuffle, uuid) of every provider, kept sorted: a seeded query walks it from
         #: its start and stops once it has enough, instead of sorting the cloud per query.
@@ -78,6 +77,11 @@ class Catalogue:
         # Counted as they change, so that shape() costs nothing per query.
         self._nested: set[str] = set()
         self._sharing: set[str] = set()
+        #: The newest key-value seen per key: seeds a claim's read set (``snapshot``).
+        self._raw: dict[bytes, KeyValue] = {}
+        #: Revision at which a key was last deleted: an older put arriving late from the
+        #: watch (after this store applied its own delete) must not bring it back.
+        self._deleted: dict[bytes, int] = {}
         self.applied = 0
         #: Full lists done: one at start, then one per compaction or stuck watch.
         self.relists = 0
@@ -100,22 +104,6 @@ class Catalogue:
         """Watch again from the last revision applied (relisting if it was compacted)."""
         self.stop()
         self._task = self._kv.spawn(self._follow())
-
-    def catch_up(self, revision: int) -> None:
-        """Return once everything up to ``revision`` is applied (read your writes)."""
-        with self._cond:
-            if self._cond.wait_for(lambda: self.applied >= revision, CATCH_UP):
-                return
-        # The watch is slow or broken (a member died under it): list again instead. If
-        # the list fails too, the caller gets StoreUnavailable and the watch goes on.
-        with self._resync:
-            if self.applied >= revision:
-                return
-            self.stop()
-            try:
-                self._kv.run(self._relist())
-            finally:
-                self.resume()
 
     # -- queries ------------------------------------------------------------------------
 
@@ -181,6 +169,8 @@ class Catalogue:
             self._traits.clear()
             self._nested.clear()
             self._sharing.clear()
+            self._raw.clear()
+            self._deleted.clear()
             for kv in kvs:
                 self._apply(WatchEvent("put", kv))
             self.applied = revision
@@ -211,7 +201,56 @@ class Catalogue:
             self.applied = max(self.applied, progress)
             self._cond.notify_all()
 
+    def apply_own(self, writes: Iterable[Op], revision: int) -> None:
+        """This store's own committed writes, applied at once: a store reads its own
+        writes without waiting for the watch (which delivers them again, ignored then)."""
+        with self._cond:
+            for op in writes:
+                if not op.key.startswith(self._prefix):
+                    continue
+                old = self._raw.get(op.key)
+                created = old.create_revision if old is not None else revision
+                if isinstance(op, Put):
+                    self._apply(WatchEvent("put", KeyValue(op.key, op.value, created, revision)))
+                else:
+                    self._apply(WatchEvent("delete", KeyValue(op.key, b"", created, revision)))
+
+    def snapshot(self, keys: Iterable[bytes]) -> dict[bytes, KeyValue | None]:
+        """The catalogue's key-values for ``keys`` (None: not seen). A claim decides on
+        them and its transaction compares every one: a stale one fails the compare and
+        the claim reads afresh, so they save a round trip without risking a decision."""
+        with self._cond:
+            return {k: self._raw.get(k) for k in keys if k.startswith(self._prefix)}
+
+    def root_of(self, uuid: str) -> str | None:
+        with self._cond:
+            entry = self._providers.get(uuid)
+            return None if entry is None else entry.provider.root_uuid
+
+    def states(self, uuids: Iterable[str]) -> list[ProviderState]:
+        """Providers as the catalogue knows them, in the order given."""
+        with self._cond:
+            return [
+                ProviderState(e.provider, self._inventories.get(u, {}), self._usages_of(u))
+                for u in uuids
+                if (e := self._providers.get(u)) is not None
+            ]
+
+    def _usages_of(self, uuid: str) -> dict[str, int]:
+        used = self._usages.get(uuid, {})
+        return {rc: used.get(rc, 0) for rc in self._inventories.get(uuid, {})}
+
     def _apply(self, event: WatchEvent) -> None:
+        key = event.kv.key
+        current = self._raw.get(key)
+        newest = max(current.mod_revision if current else 0, self._deleted.get(key, 0))
+        if event.kv.mod_revision <= newest:
+            return  # seen already (our own write, applied at commit)
+        if event.kind == "put":
+            self._raw[key] = event.kv
+        else:
+            self._raw.pop(key, None)
+            self._deleted[key] = event.kv.mod_revision
         where = self._keys.cat_kind(event.kv.key)
         if where is None:
             return

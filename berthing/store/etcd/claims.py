@@ -31,7 +31,7 @@ from berthing.store.etcd.layout import Keys, inventories_from, inventories_to, u
 from berthing.store.etcd.providers import bump_doc, index_users
 from berthing.store.etcd.stm import Attempt
 
-__all__ = ["commit", "consumer_from", "release"]
+__all__ = ["catalogue_keys", "commit", "consumer_from", "release"]
 
 
 def commit(a: Attempt, k: Keys, change: AllocationChange) -> ClaimResult:
@@ -40,7 +40,7 @@ def commit(a: Attempt, k: Keys, change: AllocationChange) -> ClaimResult:
     # One round trip for the consumers and the providers they ask for.
     a.get(*[k.consumer(u) for u in uuids], *[key for p in asked for key in _keys(k, p)])
     docs = {u: a.doc(k.consumer(u)) for u in uuids}
-    if any(d is not None and d.get("token") == a.token for d in docs.values()):
+    if _ours(a, k, change, docs):
         return _landed(change, docs)  # our own earlier attempt committed
     held = {
         u: None if d is None else Held(consumer_from(u, d), d["allocations"])
@@ -54,6 +54,17 @@ def commit(a: Attempt, k: Keys, change: AllocationChange) -> ClaimResult:
         return decision
     _write(a, k, change, decision, docs)
     return Claimed(decision.consumers)
+
+
+def catalogue_keys(k: Keys, change: AllocationChange) -> list[bytes]:
+    """The catalogue's keys a commit of ``change`` reads first."""
+    providers = {p for ca in change.consumers for p in ca.allocations}
+    providers |= set(change.provider_generations) | set(change.inventories)
+    classes = {rc for ca in change.consumers for per in ca.allocations.values() for rc in per}
+    custom = sorted(filter(is_custom, classes))
+    return [key for p in sorted(providers) for key in _keys(k, p)] + [
+        k.resource_class(rc) for rc in custom
+    ]
 
 
 def release(a: Attempt, k: Keys, uuid: str, generation: int | None) -> None:
@@ -109,6 +120,15 @@ def _require_classes(a: Attempt, k: Keys, change: AllocationChange) -> None:
     for rc, doc in zip(custom, a.docs(*[k.resource_class(rc) for rc in custom]), strict=True):
         if doc is None:
             raise ResourceClassNotFound(rc)
+
+
+def _ours(
+    a: Attempt, k: Keys, change: AllocationChange, docs: Mapping[str, dict[str, Any] | None]
+) -> bool:
+    """Whether this operation's earlier attempt landed: a document it wrote carries its
+    token (a consumer's, or a re-inventoried provider's when no consumer changed)."""
+    written = [*docs.values(), *a.docs(*[k.provider(p) for p in sorted(change.inventories)])]
+    return any(d is not None and d.get("token") == a.token for d in written)
 
 
 def _landed(change: AllocationChange, docs: Mapping[str, dict[str, Any] | None]) -> Claimed:

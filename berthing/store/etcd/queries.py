@@ -52,8 +52,15 @@ def states(a: Attempt, k: Keys, uuids: list[str]) -> list[ProviderState]:
 
 
 def find(a: Attempt, k: Keys, catalogue: Catalogue, query: ProviderQuery) -> list[ProviderState]:
-    """Candidates from the catalogue, confirmed on the snapshot, in the catalogue's order."""
+    """Providers that fit, in the catalogue's order. Unless the query asks for ``fresh``
+    answers, they are the catalogue's: a claim checks what it decides on, so the
+    scheduler's hot path pays no read here (docs/etcd.md: how stale, and what it costs)."""
     _check_names(a, k, catalogue, query)
+    if not query.fresh:
+        root = catalogue.root_of(query.in_tree) if query.in_tree is not None else None
+        if query.in_tree is not None and root is None:
+            raise ProviderNotFound(query.in_tree)
+        return catalogue.states(catalogue.candidates(query, root, query.limit))
     root = None
     if query.in_tree is not None:
         doc = a.doc(k.provider(query.in_tree))

@@ -25,7 +25,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
-from berthing.model import StoreUnavailable
+from berthing.model import BerthingError, StoreUnavailable
 from berthing.store.etcd.kv import KV, Compacted
 from berthing.store.etcd.layout import decode, encode
 from berthing.store.etcd.ops import Compare, Delete, KeyValue, Op, Put, Range, prefix_end
@@ -51,6 +51,7 @@ class Attempt:
         ambiguous: bool,
         cache: dict[bytes, KeyValue | None],
         revision: int,
+        seed: dict[bytes, KeyValue | None] | None = None,
     ) -> None:
         self.kv = kv
         self.what = what
@@ -61,6 +62,9 @@ class Attempt:
         self.revision = revision
         self.reads: dict[bytes, KeyValue | None] = {}
         self._cache = cache
+        self._seed = seed or {}
+        #: Something was read from the seed (the store's index), not from etcd.
+        self.unverified = False
         self.guards: list[Compare] = []
         self.writes: dict[bytes, Op] = {}
 
@@ -72,6 +76,11 @@ class Attempt:
         if self._cache:
             for k in [k for k in missing if k in self._cache]:
                 self.reads[k] = self._cache[k]
+            missing = [k for k in missing if k not in self.reads]
+        if self._seed:
+            for k in [k for k in missing if k in self._seed]:
+                self.reads[k] = self._seed[k]
+                self.unverified = True
             missing = [k for k in missing if k not in self.reads]
         for start in range(0, len(missing), MAX_OPS):
             chunk = missing[start : start + MAX_OPS]
@@ -134,30 +143,49 @@ class Done(Generic[T]):
 class Transactor:
     """Runs operations as optimistic transactions against one ``KV``."""
 
-    def __init__(self, kv: KV, on_commit: Callable[[Iterable[bytes], int], None]) -> None:
+    def __init__(self, kv: KV, on_commit: Callable[[Iterable[Op], int], None]) -> None:
         self.kv = kv
         self._on_commit = on_commit
 
-    def run(self, what: str, body: Callable[[Attempt], T]) -> Done[T]:
+    def run(
+        self,
+        what: str,
+        body: Callable[[Attempt], T],
+        seed: dict[bytes, KeyValue | None] | None = None,
+    ) -> Done[T]:
+        """Run ``body`` until its transaction lands. ``seed``: key-values the store's
+        index believes current, read in place of etcd on the first attempt (saving a
+        round trip); a decision taken on them is only trusted if it writes, and so is
+        checked by the commit's compares. One that writes nothing, or fails, runs again
+        on values read from etcd."""
         token = uuid.uuid4().hex
         cache: dict[bytes, KeyValue | None] = {}
         revision, ambiguous, lost = 0, False, 0
         started = time.monotonic()
         while True:
-            attempt = Attempt(self.kv, what, token, ambiguous, cache, revision)
+            attempt = Attempt(self.kv, what, token, ambiguous, cache, revision, seed)
             try:
                 value = body(attempt)
             except Compacted:
                 # The pinned revision was compacted between two reads: start afresh.
                 cache, revision = {}, 0
                 continue
+            except BerthingError:
+                if not attempt.unverified:
+                    raise
+                seed = None  # decided on the index's word: ask etcd itself
+                continue
+            if not attempt.writes and attempt.unverified:
+                seed = None
+                continue
+            seed = None
             if not attempt.writes:
                 return Done(value, attempt.revision)
             compares, writes, fresh = attempt.commit_ops()
             result = self.kv.txn(compares, writes, fresh, what)
             ambiguous = ambiguous or result.ambiguous
             if result.succeeded:
-                self._on_commit(attempt.writes, result.revision)
+                self._on_commit(attempt.writes.values(), result.revision)
                 return Done(value, result.revision, tuple(attempt.writes))
             # A compare failed: someone else wrote a key this decision read. That is not
             # yet a conflict for the caller (another claim may have taken only part of
