@@ -3,102 +3,173 @@
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import os
 import platform
 import shlex
 import sqlite3
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
 
-from berthing.sim.demo import DemoSettings, run_demo
+from berthing.sim.demo import DEFAULT_POINT, Experiment, run_experiment
+from berthing.sim.run import ARRIVALS, Point, RunSettings
+from berthing.sim.sweep import SWEEP_FILLS, SWEEP_OPERATIONS, SWEEP_SCHEDULERS, grid
 
 __all__ = ["add_arguments", "run"]
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    d = DemoSettings()
-    _workload_options(p, d)
-    _run_options(p, d)
+    _point_options(p)
+    _sweep_options(p)
+    _run_options(p)
 
 
-def _workload_options(p: argparse.ArgumentParser, d: DemoSettings) -> None:
-    """What is simulated: the cloud and the stream of requests."""
+def _point_options(p: argparse.ArgumentParser) -> None:
+    """The one point the default demo measures, and the workload."""
+    d, r = DEFAULT_POINT, RunSettings()
     p.add_argument(
-        "--hosts",
-        type=int,
-        default=d.hosts,
-        help=f"simulated hosts: mixed compute shapes, GPU and bare-metal nodes in 3 "
-        f"availability zones, plus a shared storage pool per zone (default {d.hosts})",
-    )
-    p.add_argument(
-        "--requests",
-        type=int,
-        default=d.requests,
-        help=f"operations in the seeded stream: ~75%% boots, the rest resizes and "
-        f"deletes (default {d.requests})",
+        "--fill",
+        type=float,
+        default=d.fill,
+        help=f"how full the cloud is before the stream starts: the average host's "
+        f"fullness in its scarcest class (default {d.fill})",
     )
     p.add_argument(
         "--schedulers",
         type=int,
         default=d.schedulers,
-        help=f"scheduler processes running in parallel (default {d.schedulers})",
+        help=f"scheduler processes running at once (default {d.schedulers})",
+    )
+    p.add_argument(
+        "--arrivals",
+        choices=(*ARRIVALS, "both"),
+        default=None,
+        help="steady: a new boot as one finishes, 16 in flight; bursty: waves of 32 "
+        f"at once (default: {d.arrivals}; both with --sweep)",
+    )
+    p.add_argument(
+        "--hosts",
+        type=int,
+        default=r.hosts,
+        help=f"simulated hosts: mixed compute shapes, GPU and bare-metal nodes in 3 "
+        f"availability zones, plus a shared storage pool per zone (default {r.hosts})",
+    )
+    p.add_argument(
+        "--operations",
+        "--requests",
+        type=int,
+        default=None,
+        dest="operations",
+        help=f"boots and deletes per run, half each (default {r.operations}; "
+        f"{SWEEP_OPERATIONS} with --sweep)",
     )
     p.add_argument(
         "--seed",
         type=int,
-        default=d.seed,
-        help="seed of the cloud and the workload: same seed, same runs (default 1)",
+        default=1,
+        help="first seed: the same seed gives the same cloud and stream, byte for "
+        "byte (default 1)",
+    )
+    p.add_argument(
+        "--repeats",
+        type=int,
+        default=3,
+        help="runs per design and point: seeds seed, seed+1, ..., then seed again " "(default 3)",
     )
     p.add_argument(
         "--failure-rate",
         type=float,
-        default=d.failure_rate,
-        help=f"chance that a host fails a build, which the conductor reschedules "
-        f"(default {d.failure_rate})",
+        default=r.failure_rate,
+        help=f"chance that a build fails on its host, the same placements in both "
+        f"designs (default {r.failure_rate})",
     )
 
 
-def _run_options(p: argparse.ArgumentParser, d: DemoSettings) -> None:
-    """How it runs: designs compared, time limit, store and output."""
+def _sweep_options(p: argparse.ArgumentParser) -> None:
     p.add_argument(
-        "--duration",
-        type=float,
-        default=d.duration,
-        help=f"stop a mode after this many seconds even if work remains "
-        f"(default {d.duration:g})",
+        "--sweep",
+        action="store_true",
+        help="measure the curve: every fill x scheduler count x arrival pattern, both "
+        "designs, --repeats each (192 runs by default: minutes on an idle machine), and "
+        "write the HTML report with the plots",
     )
+    p.add_argument(
+        "--fills",
+        type=_floats,
+        default=SWEEP_FILLS,
+        help=f"--sweep fills, comma-separated (default {_join(SWEEP_FILLS)})",
+    )
+    p.add_argument(
+        "--scheduler-counts",
+        type=_ints,
+        default=SWEEP_SCHEDULERS,
+        help=f"--sweep scheduler counts (default {_join(SWEEP_SCHEDULERS)})",
+    )
+
+
+def _run_options(p: argparse.ArgumentParser) -> None:
+    r = RunSettings()
     p.add_argument(
         "--mode",
         choices=("both", "berthing", "classic"),
         default="both",
         help="berthing: claims in the store; classic: Nova's old FilterScheduler "
-        "(cached host state, claims at build time); both: side by side (default)",
+        "(a private copy of every host, claims at build time); both (default)",
     )
     p.add_argument(
         "--classic-refresh",
         type=float,
-        default=d.classic_refresh,
-        help="seconds between the classic schedulers' refreshes of their host copy "
-        f"(default {d.classic_refresh:g})",
+        default=r.classic_refresh,
+        help=f"seconds between the classic schedulers' refreshes of their host copy "
+        f"(default {r.classic_refresh:g})",
+    )
+    p.add_argument(
+        "--timeout",
+        type=float,
+        default=r.timeout,
+        help=f"stop a run after this many seconds even if work remains " f"(default {r.timeout:g})",
     )
     p.add_argument(
         "--store",
-        help="run on an etcd cluster instead of SQLite files: etcd://host:port,...[/prefix] "
-        "(each mode gets a fresh prefix <prefix>-<mode>-<time>)",
+        help="run on an etcd cluster instead of SQLite files: "
+        "etcd://host:port,...[/prefix] (each run gets a fresh prefix)",
+    )
+    p.add_argument(
+        "--keep-stores",
+        action="store_true",
+        help="keep each run's SQLite store under OUTPUT/work/runs for berthing check",
     )
     p.add_argument(
         "--output",
         type=Path,
-        default=d.output,
-        help=f"directory for the stores, results.json and report.html " f"(default ./{d.output})",
+        default=Path("berthing-report"),
+        help="directory for results.json, report.html and the stores "
+        "(default ./berthing-report)",
     )
+
+
+def _floats(text: str) -> tuple[float, ...]:
+    return tuple(float(x) for x in text.split(","))
+
+
+def _ints(text: str) -> tuple[int, ...]:
+    return tuple(int(x) for x in text.split(","))
+
+
+def _join(values: Sequence[object]) -> str:
+    return ",".join(map(str, values))
 
 
 def _machine() -> dict[str, Any]:
@@ -110,42 +181,50 @@ def _machine() -> dict[str, Any]:
                 break
     except OSError:
         pass  # not Linux: keep platform's answer
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     return {
         "cpu": cpu,
         "cores": os.cpu_count() or 1,
+        "load average at start (1 min)": round(load, 2),
         "python": platform.python_version(),
         "sqlite": sqlite3.sqlite_version,
         "platform": platform.platform(),
     }
 
 
-def _settings(args: argparse.Namespace) -> DemoSettings:
+def _experiment(args: argparse.Namespace) -> Experiment:
     from berthing.model import InvalidInput
 
-    if args.hosts < 10 or args.requests < 1 or args.schedulers < 1:
-        raise InvalidInput("--hosts must be at least 10, --requests and --schedulers at least 1.")
+    if args.hosts < 10 or args.schedulers < 1 or args.repeats < 1:
+        raise InvalidInput("--hosts must be at least 10, --schedulers and --repeats at least 1.")
     if not 0 <= args.failure_rate < 1:
         raise InvalidInput(f"--failure-rate must be in [0, 1), got {args.failure_rate}.")
-    modes = ("berthing", "classic") if args.mode == "both" else (args.mode,)
-    settings = DemoSettings(
+    fills = args.fills if args.sweep else (args.fill,)
+    if not all(0 <= f < 1 for f in fills):
+        raise InvalidInput("A fill is a fraction in [0, 1), e.g. 0.85.")
+    arrivals = args.arrivals or ("both" if args.sweep else DEFAULT_POINT.arrivals)
+    patterns = ARRIVALS if arrivals == "both" else (arrivals,)
+    if args.sweep:
+        points = grid(tuple(fills), tuple(args.scheduler_counts), patterns)
+    else:
+        points = tuple(Point(args.fill, args.schedulers, a) for a in patterns)
+    operations = args.operations or (SWEEP_OPERATIONS if args.sweep else RunSettings().operations)
+    settings = RunSettings(
         hosts=args.hosts,
-        seed=args.seed,
-        schedulers=args.schedulers,
-        requests=args.requests,
+        operations=operations,
         failure_rate=args.failure_rate,
-        duration=args.duration,
-        modes=modes,
-        output=args.output,
         classic_refresh=args.classic_refresh,
+        timeout=args.timeout,
     )
-    if args.store:
-        settings = dataclasses.replace(settings, store_url=etcd_stores(args.store))
-    return settings
+    designs = ("berthing", "classic") if args.mode == "both" else (args.mode,)
+    store_url = etcd_stores(args.store) if args.store else None
+    return Experiment(
+        points, settings, args.seed, args.repeats, designs, args.output, store_url, args.keep_stores
+    )
 
 
-def etcd_stores(base: str) -> Callable[[str, Path], str]:
-    """Per mode, a fresh key prefix on the given cluster: every run starts empty, and
-    the report names the prefix to inspect afterwards (``berthing check --store``)."""
+def etcd_stores(base: str) -> Callable[[str], str]:
+    """Per run, a fresh key prefix on the given cluster: every run starts empty."""
     from berthing.model import InvalidInput
 
     if not base.startswith("etcd://"):
@@ -156,25 +235,51 @@ def etcd_stores(base: str) -> Callable[[str, Path], str]:
     head, mark, query = base.partition("?")
     prefix = "" if "/" in head.removeprefix("etcd://") else "/berthing-demo"
     stamp = time.strftime("%Y%m%d-%H%M%S")
-    return lambda mode, _work: f"{head}{prefix}-{mode}-{stamp}{mark}{query}"
+    return lambda run: f"{head}{prefix}-{stamp}-{run}{mark}{query}"
 
 
 def run(args: argparse.Namespace) -> int:
-    from berthing.sim import report
+    from berthing.sim import page, report
 
-    settings = _settings(args)
+    experiment = _experiment(args)
     console = Console()
     command = "berthing " + shlex.join(sys.argv[1:]) if sys.argv[1:] else "berthing demo"
+    machine = _machine()
+    runs = len(experiment.points) * experiment.repeats * len(experiment.designs)
     console.print(
-        f"[bold]berthing demo[/]: {settings.hosts} hosts, {settings.requests} operations, "
-        f"{settings.schedulers} schedulers, modes: {', '.join(settings.modes)}"
+        f"[bold]berthing demo[/]: {len(experiment.points)} point(s) x {experiment.repeats} "
+        f"repeats x {len(experiment.designs)} design(s) = {runs} runs"
     )
+    results = _with_progress(console, experiment)
+    results["command"] = command
+    results["machine"] = machine
+    json_path = report.write_json(results, experiment.output / "results.json")
+    if len(experiment.points) <= 2:
+        console.print(report.render_text(results))
+    html = page.render_html(results, experiment.output / "report.html")
+    # Plain print: rich would wrap long paths, and people copy these.
+    print(f"results: {json_path}\nreport:  {html}")
+    problems = [p for r in results["runs"] for p in r["audit_problems"]]
+    unfinished = sum(r["unfinished"] for r in results["runs"])
+    if problems or unfinished:
+        print(
+            f"berthing: error: {len(problems)} audit problem(s), {unfinished} unfinished boot(s)",
+            file=sys.stderr,
+        )
+    return 1 if problems or unfinished else 0
+
+
+def _with_progress(console: Console, experiment: Experiment) -> dict[str, Any]:
+    from berthing.sim import report
+
     with Progress(
         TextColumn("{task.description}"),
         BarColumn(),
         MofNCompleteColumn(),
         TimeElapsedColumn(),
+        TimeRemainingColumn(),
         console=console,
+        transient=False,
     ) as bar:
         tasks: dict[str, Any] = {}
 
@@ -183,20 +288,9 @@ def run(args: argparse.Namespace) -> int:
                 tasks[what] = bar.add_task(what, total=total)
             bar.update(tasks[what], completed=done, total=total)
 
-        results = run_demo(settings, progress)
-    results["command"] = command
-    results["machine"] = _machine()
-    json_path = report.write_json(results, settings.output / "results.json")
-    console.print(report.render_text(results))
-    html = report.render_html(results, settings.output / "report.html")
-    # Plain print: rich would wrap long paths, and people copy these.
-    print(f"results: {json_path}\nreport:  {html}")
-    problems = sum(len(m["audit_problems"]) for m in results["modes"].values())
-    crashed = [w for m in results["modes"].values() for w in m["crashed_workers"]]
-    if crashed:
-        print(
-            f"berthing: error: worker processes died: {', '.join(crashed)}; "
-            "their output above says why.",
-            file=sys.stderr,
+        partial = experiment.output / "runs-so-far.json"
+        results = run_experiment(
+            experiment, progress, lambda runs: report.write_json({"runs": runs}, partial)
         )
-    return 1 if problems or crashed else 0
+        partial.unlink(missing_ok=True)
+        return results

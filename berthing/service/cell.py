@@ -113,10 +113,17 @@ def _conductor(url: str, settings: CellSettings, name: str, stop: Event) -> None
 def _fleet(url: str, hosts: int, ready: Event, stop: Event) -> None:
     """Simulated hosts (berthing.sim's shapes) that build whatever they are given."""
     from berthing.sim.cloud import build_cloud, load_summary
-    from berthing.sim.workers import fleet_worker
+    from berthing.sim.fleet import Fleet, seeded_failures
+    from berthing.sim.workers import fleet_hosts
 
     _stop_when_orphaned(stop)
     with open_store(url) as store:
         if load_summary(store) is None:
             build_cloud(store, hosts, seed=1)
-    fleet_worker(url, 1, 0.0, ready, stop)
+        # register, not attach: like agents restarting, the fleet also builds what
+        # was claimed before this service started.
+        fleet = Fleet(store, fleet_hosts(store)[1], seeded_failures(1, 0.0))
+        fleet.register()
+        ready.set()
+        while not stop.is_set():
+            fleet.poll(timeout=0.05)

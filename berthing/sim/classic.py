@@ -45,6 +45,9 @@ class HostCopy:
         self.refresh_interval = refresh_interval
         self._hosts: dict[str, ProviderState] = {}
         self._loaded_at = float("-inf")
+        self.queries = 0
+        """Reads of the store: one per refresh, of every provider."""
+        self.providers_read = 0
 
     def find(self, request: CandidateRequest) -> CandidateResult:
         now = time.monotonic()
@@ -52,6 +55,8 @@ class HostCopy:
             everything = self.store.find_providers(ProviderQuery())
             self._hosts = {s.provider.uuid: s for s in everything}
             self._loaded_at = now
+            self.queries += 1
+            self.providers_read += len(everything)
         return find_candidates(self, request)
 
     def shape(self) -> StoreShape:

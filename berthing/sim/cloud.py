@@ -15,19 +15,44 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import ClassVar
 
-from berthing.model import Inventory, ProviderQuery
+import msgspec
+
+from berthing.model import (
+    SHARING_TRAIT,
+    Consumer,
+    Instance,
+    InstanceState,
+    Inventory,
+    ProviderQuery,
+    ProviderState,
+    ServerGroup,
+    Zone,
+    encode_value,
+    instance_key,
+)
 from berthing.scheduler import define_zone
 from berthing.store import Store
 
 __all__ = [
+    "COMPUTE_CLASSES",
+    "FLAVORS",
+    "FLAVOR_WEIGHTS",
     "GPU_CLASS",
+    "REFERENCE_FLAVOR",
     "SHAPES",
     "ZONES",
     "CloudSummary",
     "Shape",
     "build_cloud",
+    "cloud_dump",
     "cloud_fill",
+    "compute_hosts",
+    "fill_of",
+    "fragmentation",
+    "fullness",
     "load_summary",
+    "prefill",
+    "utilization",
 ]
 
 GPU_CLASS = "CUSTOM_GPU_A100"
@@ -37,6 +62,19 @@ SUMMARY_KEY = "summary"
 #: Providers registered per ``bulk()`` block: progress shows, the write lock is let go.
 CHUNK = 500
 GiB = 1024
+COMPUTE_CLASSES = ("VCPU", "MEMORY_MB", "DISK_GB")
+
+FLAVORS: dict[str, dict[str, int]] = {
+    "m1.tiny": {"VCPU": 1, "MEMORY_MB": 2048, "DISK_GB": 20},
+    "m1.small": {"VCPU": 2, "MEMORY_MB": 4096, "DISK_GB": 40},
+    "m1.medium": {"VCPU": 4, "MEMORY_MB": 8192, "DISK_GB": 80},
+    "m1.large": {"VCPU": 8, "MEMORY_MB": 16384, "DISK_GB": 160},
+    "m1.xlarge": {"VCPU": 16, "MEMORY_MB": 32768, "DISK_GB": 320},
+}
+FLAVOR_WEIGHTS = (20, 35, 25, 14, 6)
+REFERENCE_FLAVOR = FLAVORS["m1.large"]
+"""Free room on a host that cannot fit this flavor is counted as fragmented."""
+PREFILL_PROJECT = "prefill"
 
 
 def _compute(vcpus: int, ram_gib: int, disk_gb: int, cpu_ratio: float) -> dict[str, Inventory]:
@@ -196,3 +234,152 @@ def _summarize(plan: list[_Host], seed: int, zones: dict[str, str]) -> CloudSumm
         for rc, inv in host.shape.inventories.items():
             capacity[rc] = capacity.get(rc, 0) + inv.capacity
     return CloudSummary(len(plan), seed, shapes, zones, capacity)
+
+
+# -- how full, how fragmented -----------------------------------------------------------
+
+
+def compute_hosts(states: list[ProviderState]) -> list[ProviderState]:
+    """Hosts that run instances (GPU hosts included): the ones fill is measured on.
+    Bare-metal nodes and the sharing storage pools are not."""
+    return [
+        s
+        for s in states
+        if all(rc in s.inventories for rc in COMPUTE_CLASSES)
+        and SHARING_TRAIT not in s.provider.traits
+    ]
+
+
+def fullness(state: ProviderState) -> float:
+    """How full one host is: the share used of its scarcest class. A large host whose
+    vCPUs are all taken is full, however much memory it has left."""
+    return max(
+        state.usages.get(rc, 0) / state.inventories[rc].capacity
+        for rc in COMPUTE_CLASSES
+        if state.inventories[rc].capacity
+    )
+
+
+def fill_of(states: list[ProviderState]) -> float:
+    """The cloud's fill: the average compute host's ``fullness``.
+
+    Not the share of memory: large hosts (2 GB of memory per overcommitted vCPU) and
+    GPU hosts run out of vCPUs with half their memory free under this flavor mix, so
+    memory alone never passes about 70% here, while the cloud is full.
+    """
+    hosts = compute_hosts(states)
+    return sum(map(fullness, hosts)) / len(hosts) if hosts else 0.0
+
+
+def utilization(states: list[ProviderState]) -> dict[str, float]:
+    """Share of capacity in use per class, over the compute hosts."""
+    hosts = compute_hosts(states)
+    out = {}
+    for rc in COMPUTE_CLASSES:
+        cap = sum(s.inventories[rc].capacity for s in hosts)
+        out[rc] = sum(s.usages.get(rc, 0) for s in hosts) / cap if cap else 0.0
+    return out
+
+
+def fragmentation(states: list[ProviderState]) -> dict[str, float]:
+    """Per class, the share of free room that sits on hosts too full (in any class) to
+    take the reference flavor: room no ordinary request can use."""
+    hosts = compute_hosts(states)
+    out = {}
+    for rc in COMPUTE_CLASSES:
+        free = sum(s.free(rc) for s in hosts)
+        stranded = sum(s.free(rc) for s in hosts if not s.fits(REFERENCE_FLAVOR))
+        out[rc] = stranded / free if free else 0.0
+    return out
+
+
+# -- prefill ----------------------------------------------------------------------------
+
+
+@dataclass
+class _Room:
+    """A host's usage as the prefill tracks it, so that it never asks for a refused claim."""
+
+    state: ProviderState
+    used: dict[str, int]
+
+    def fits(self, flavor: Mapping[str, int]) -> bool:
+        inv = self.state.inventories
+        return all(self.used.get(rc, 0) + n <= inv[rc].capacity for rc, n in flavor.items())
+
+    def fullness(self) -> float:
+        used = {rc: self.used.get(rc, 0) for rc in COMPUTE_CLASSES}
+        return fullness(ProviderState(self.state.provider, self.state.inventories, used))
+
+
+def prefill(store: Store, seed: int, fill: float) -> list[str]:
+    """Place plain instances on random compute hosts until the cloud's ``fill_of`` reaches
+    ``fill`` (or nothing more fits); return their uuids, oldest first.
+
+    The same seed and fill give the same instances on the same hosts. Each is claimed
+    and recorded ACTIVE on its host, as if booted earlier, so a run's deletes go the
+    ordinary way (conductor, then the host's agent).
+    """
+    rng = random.Random(f"prefill/{seed}")
+    rooms = [
+        _Room(s, dict(s.usages))
+        for s in sorted(compute_hosts(store.find_providers(ProviderQuery())), key=_name)
+    ]
+    total = sum(r.fullness() for r in rooms)
+    placed: list[str] = []
+    misses = 0
+    while rooms and total / len(rooms) < fill and misses < 5000:
+        room = rooms[rng.randrange(len(rooms))]
+        flavor = dict(FLAVORS[rng.choices(list(FLAVORS), FLAVOR_WEIGHTS)[0]])
+        if not room.fits(flavor):
+            misses += 1  # near full, most tries miss; give up only after many in a row
+            continue
+        misses = 0
+        before = room.fullness()
+        placed.append(_place(store, room, flavor, _uuid(rng)))
+        total += room.fullness() - before
+    return placed
+
+
+def _place(store: Store, room: _Room, flavor: dict[str, int], uuid: str) -> str:
+    host = room.state.provider.uuid
+    allocations = {host: flavor}
+    result = store.claim(Consumer(uuid, PREFILL_PROJECT, PREFILL_PROJECT), allocations)
+    if not result.ok:
+        raise AssertionError(f"prefill claim refused on a host it tracks: {result}")
+    for rc, n in flavor.items():
+        room.used[rc] = room.used.get(rc, 0) + n
+    record = Instance(
+        InstanceState.ACTIVE,
+        f"prefill/{uuid}",
+        "cell1",
+        allocations,
+        PREFILL_PROJECT,
+        PREFILL_PROJECT,
+    )
+    store.put_record(instance_key(host, uuid), record)
+    return uuid
+
+
+def _name(state: ProviderState) -> str:
+    return state.provider.name
+
+
+# -- the cloud as bytes -----------------------------------------------------------------
+
+
+def cloud_dump(store: Store) -> bytes:
+    """Everything that makes up the cloud, in one canonical byte string: every provider
+    (uuid, name, generation, inventories, traits, aggregates, usages), every allocation,
+    and the zone, server group, summary and instance records. Two stores built from the
+    same seed give equal bytes; that is what "the same cloud" means here."""
+    providers = []
+    for state in sorted(store.find_providers(ProviderQuery()), key=_name):
+        doc = msgspec.to_builtins(state, order="deterministic")
+        doc["allocations"] = store.provider_allocations(state.provider.uuid)
+        providers.append(doc)
+    records = {
+        cls.KIND: [(r.key, encode_value(r.value)) for r in store.list_records(cls)]
+        for cls in (Zone, ServerGroup, CloudSummary, Instance)
+    }
+    return msgspec.json.encode({"providers": providers, "records": records}, order="deterministic")

@@ -1,32 +1,33 @@
-"""A seeded stream of boots, resizes and deletes: the same stream for every mode.
+"""A seeded stream of boots and deletes: the same stream for every design and repeat.
 
 Everything that could differ between runs is drawn up front from the seed: flavors,
-traits, zones, groups, instance uuids, and which earlier boot a delete or resize
-targets. A delete or resize whose target is not ACTIVE when its turn comes is skipped.
+traits, zones, server groups, instance uuids, and which instance each delete removes
+(one the prefill placed or one booted earlier in the stream). Half the operations are
+boots and half deletes, so the cloud stays about as full as the prefill left it: a
+run measures one fill level, not a cloud filling up. A delete whose target is still
+building waits for it; one whose target never became ACTIVE is skipped.
+
+Resizes are left out: both designs replace an allocation atomically in the store
+(``berthing.sim.classic``), so they would add the same work to both sides.
 """
 
 from __future__ import annotations
 
+import hashlib
 import random
 import uuid as uuidlib
-from collections.abc import Mapping
+from collections.abc import Sequence
 from dataclasses import dataclass
 
+import msgspec
+
 from berthing.model import GroupPolicy, RequestSpec
-from berthing.sim.cloud import BAREMETAL_CLASSES, GPU_CLASS, ZONES
+from berthing.sim.cloud import BAREMETAL_CLASSES, FLAVOR_WEIGHTS, FLAVORS, GPU_CLASS, ZONES
 
-__all__ = ["FLAVORS", "REFERENCE_FLAVOR", "GroupPlan", "Op", "make_groups", "make_workload"]
+__all__ = ["BOOT_SHARE", "GroupPlan", "Op", "fingerprint", "make_groups", "make_stream"]
 
-FLAVORS: dict[str, dict[str, int]] = {
-    "m1.tiny": {"VCPU": 1, "MEMORY_MB": 2048, "DISK_GB": 20},
-    "m1.small": {"VCPU": 2, "MEMORY_MB": 4096, "DISK_GB": 40},
-    "m1.medium": {"VCPU": 4, "MEMORY_MB": 8192, "DISK_GB": 80},
-    "m1.large": {"VCPU": 8, "MEMORY_MB": 16384, "DISK_GB": 160},
-    "m1.xlarge": {"VCPU": 16, "MEMORY_MB": 32768, "DISK_GB": 320},
-}
-FLAVOR_WEIGHTS = (20, 35, 25, 14, 6)
-REFERENCE_FLAVOR = FLAVORS["m1.large"]
-"""Free room that cannot fit this is counted as fragmented."""
+BOOT_SHARE = 0.5
+"""Share of boots in the stream; the rest delete a live instance."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,34 +39,45 @@ class GroupPlan:
 @dataclass(frozen=True, slots=True)
 class Op:
     kind: str
-    """boot, delete or resize."""
+    """boot or delete."""
     spec: RequestSpec | None = None
-    target: int | None = None
-    """For delete/resize: the index of the boot op whose instance it acts on."""
-    resources: Mapping[str, int] | None = None
+    target: str | None = None
+    """For a delete: the instance uuid it removes."""
 
 
 def make_groups(seed: int) -> list[GroupPlan]:
-    rng = random.Random(seed ^ 0x9E3779B9)
+    rng = random.Random(f"groups/{seed}")
     policies = [GroupPolicy.ANTI_AFFINITY] * 4 + [GroupPolicy.SOFT_ANTI_AFFINITY] * 2
     policies += [GroupPolicy.AFFINITY, GroupPolicy.SOFT_AFFINITY]
-    return [GroupPlan(str(uuidlib.UUID(int=rng.getrandbits(128), version=4)), p) for p in policies]
+    return [GroupPlan(_uuid(rng), p) for p in policies]
 
 
-def make_workload(count: int, seed: int, groups: list[GroupPlan], pools: bool) -> list[Op]:
-    rng = random.Random(seed)
+def make_stream(
+    count: int, seed: int, live: Sequence[str], groups: Sequence[GroupPlan], pools: bool
+) -> list[Op]:
+    """``count`` operations; deletes pick among ``live`` (the prefill's instances) and
+    the stream's own earlier boots."""
+    rng = random.Random(f"stream/{seed}")
+    alive = list(live)
     ops: list[Op] = []
-    boots: list[int] = []
     for _ in range(count):
-        roll = rng.random()
-        if boots and roll < 0.15:
-            ops.append(Op("delete", target=boots.pop(rng.randrange(len(boots)))))
-        elif boots and roll < 0.25:
-            ops.append(Op("resize", target=rng.choice(boots), resources=_flavor(rng)))
+        if alive and rng.random() >= BOOT_SHARE:
+            ops.append(Op("delete", target=alive.pop(rng.randrange(len(alive)))))
         else:
-            boots.append(len(ops))
-            ops.append(Op("boot", spec=_boot(rng, groups, pools)))
+            spec = _boot(rng, groups, pools)
+            alive.append(spec.instance_uuids[0])
+            ops.append(Op("boot", spec=spec))
     return ops
+
+
+def fingerprint(ops: Sequence[Op]) -> str:
+    """sha256 of the stream's canonical bytes: equal digests, byte-identical streams."""
+    encoded = msgspec.json.encode(msgspec.to_builtins(list(ops), order="deterministic"))
+    return hashlib.sha256(encoded).hexdigest()
+
+
+def _uuid(rng: random.Random) -> str:
+    return str(uuidlib.UUID(int=rng.getrandbits(128), version=4))
 
 
 def _flavor(rng: random.Random) -> dict[str, int]:
@@ -73,8 +85,8 @@ def _flavor(rng: random.Random) -> dict[str, int]:
     return dict(FLAVORS[name])
 
 
-def _boot(rng: random.Random, groups: list[GroupPlan], pools: bool) -> RequestSpec:
-    uuid = str(uuidlib.UUID(int=rng.getrandbits(128), version=4))
+def _boot(rng: random.Random, groups: Sequence[GroupPlan], pools: bool) -> RequestSpec:
+    uuid = _uuid(rng)
     kind = rng.random()
     if kind < 0.03:
         return RequestSpec(
