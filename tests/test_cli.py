@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from berthing.cli.main import main
-from berthing.devtools.etcd_cluster import free_port
-from berthing.model import Heartbeat, ProviderQuery
+from berthing.devtools.etcd_cluster import EtcdCluster, free_port
+from berthing.model import Consumer, Heartbeat, Inventory, ProviderQuery, new_uuid
 from berthing.store import open_store
 
 
@@ -43,7 +43,7 @@ def test_errors_say_what_to_do(tmp_path: Path, capsys: pytest.CaptureFixture[str
     err = capsys.readouterr().err
     assert "Cannot read 'VCPU=two'" in err and "next: Write e.g." in err
     assert main(["boot", "vcpu=2", "--store", url]) == 2
-    assert "not a valid resource class" in capsys.readouterr().err
+    assert "Did you mean the standard resource class VCPU?" in capsys.readouterr().err
     junk = tmp_path / "junk.db"
     junk.write_bytes(b"x" * 4096)
     assert main(["check", "--store", str(junk)]) == 2
@@ -57,6 +57,49 @@ def test_check_passes_on_a_sound_store(tmp_path: Path, capsys: pytest.CaptureFix
     main(["agent", "--store", url, "--name", "h", "--once"])
     assert main(["check", "--store", url]) == 0
     assert "0 problem(s)" in capsys.readouterr().out
+
+
+def test_check_counts_what_it_audited(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    url = f"sqlite:///{tmp_path / 'b.db'}"
+    with open_store(url) as store:
+        a, b = (store.create_provider(n) for n in ("a", "b"))
+        for p in (a, b):
+            store.set_inventories(p.uuid, p.generation, {"VCPU": Inventory(8)})
+        store.claim(Consumer(new_uuid(), "p", "u"), {a.uuid: {"VCPU": 1}, b.uuid: {"VCPU": 2}})
+    assert main(["check", "--store", url]) == 0
+    out = capsys.readouterr().out
+    assert "audited 2 providers, 1 consumers, 2 allocations" in out
+
+
+@pytest.mark.parametrize("where", ["nonexistent/dir/x.db", "missing.db"])
+def test_check_refuses_a_store_that_does_not_exist(
+    tmp_path: Path, where: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / where
+    assert main(["check", "--store", f"sqlite:///{path}"]) == 2
+    err = capsys.readouterr().err
+    assert f"There is no store at {path}" in err and "next: Check the path" in err
+    assert list(tmp_path.iterdir()) == []  # nothing created on the way
+
+
+def test_check_refuses_an_empty_etcd_prefix(
+    etcd_cluster: EtcdCluster, capsys: pytest.CaptureFixture[str]
+) -> None:
+    prefix = f"nothing-{new_uuid()[:8]}"
+    url = etcd_cluster.url(prefix)
+    assert main(["check", "--store", url]) == 2
+    assert "No berthing store under the prefix /nothing-" in capsys.readouterr().err
+    with open_store(url):  # still nothing written by the refusal: opening creates it now
+        pass
+    assert main(["check", "--store", url]) == 0
+    etcd_cluster.delete_prefix(f"/{prefix}/")
+
+
+def test_boot_wait_without_a_conductor_exits_non_zero_and_says_why(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'b.db'}"
+    waited = berthing("boot", "VCPU=1", "--store", url, "--wait", "1")
+    assert waited.returncode == 1
+    assert "still PENDING after 1s: no conductor of cell cell1 has taken it" in waited.stderr
 
 
 @pytest.mark.slow

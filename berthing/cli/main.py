@@ -29,15 +29,19 @@ def _add_store_option(parser: argparse.ArgumentParser) -> None:
 
 
 def _check(args: argparse.Namespace) -> int:
+    """Audit an existing store; one that does not exist is an error, never "clean"."""
     from berthing.store import open_store
-    from berthing.store.audit import audit
+    from berthing.store.audit import survey
 
-    with open_store(args.store) as store:
-        problems = audit(store)
-    for p in problems:
+    with open_store(args.store, create=False) as store:
+        found = survey(store)
+    for p in found.problems:
         print(p)
-    print(f"{len(problems)} problem(s) in {store.url}")
-    return 1 if problems else 0
+    print(
+        f"{len(found.problems)} problem(s) in {store.url}: audited {found.providers} "
+        f"providers, {found.consumers} consumers, {found.allocations} allocations"
+    )
+    return 1 if found.problems else 0
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -97,6 +101,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     cassandra_cluster.add_arguments(cassandra)
     cassandra.set_defaults(run=cassandra_cluster.run)
+
+    from berthing.cli import operate
+
+    operate.add_commands(sub)
 
     check = sub.add_parser("check", help="audit a store: no over-allocation, usage == allocations")
     _add_store_option(check)

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import argparse
 import logging
+import signal
 import tempfile
 from pathlib import Path
+from types import FrameType
 
 import msgspec
 import uvicorn
@@ -54,6 +56,17 @@ def _with_flags(config: ServeConfig, args: argparse.Namespace) -> ServeConfig:
     )
 
 
+def _exit_on_sigterm() -> None:
+    """uvicorn stops gracefully on SIGTERM, then raises the signal again with the
+    handler it found: with this one, that ends in ``SystemExit`` and the ``finally``
+    that stops the cell runs, instead of the process dying with its workers left."""
+
+    def leave(signum: int, frame: FrameType | None) -> None:
+        raise SystemExit(128 + signum)
+
+    signal.signal(signal.SIGTERM, leave)
+
+
 def run(args: argparse.Namespace) -> int:
     config = _with_flags(load_config(args.config), args)
     config.check_exposure()
@@ -70,6 +83,7 @@ def run(args: argparse.Namespace) -> int:
             CellSettings(c.name, c.conductors, c.simulate_hosts, c.reap_every, c.scheduler_config),
         )
         cell.start()
+        _exit_on_sigterm()
         try:
             app = build_app(config, store, Health(store, cell.alive))
             log.warning(

@@ -135,10 +135,15 @@ def run_boot(args: argparse.Namespace) -> int:
         for iid, inst in request.instances.items():
             print(f"  {iid} on {inst.host_name}: {inst.step} {inst.error}".rstrip())
         if not request.state.terminal and args.wait:
+            why = (
+                f": no conductor of cell {args.cell} has taken it"
+                if request.state is BuildState.PENDING
+                else ""
+            )
             print(
-                f"berthing: error: still {request.state} after {args.wait:g}s.\n"
+                f"berthing: error: still {request.state} after {args.wait:g}s{why}.\n"
                 f"berthing: next: check that a conductor runs for cell {args.cell}"
-                f" (berthing conductor --cell {args.cell} --store ...).",
+                f" (berthing serve, or berthing conductor --cell {args.cell} --store ...).",
                 file=sys.stderr,
             )
             return 1

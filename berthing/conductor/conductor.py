@@ -135,6 +135,13 @@ class Conductor:
             self.store.put_record(
                 rec.key, dataclasses.replace(rec.value, allocations=in_place), rec.revision
             )
+            # The request says what the server holds (the API shows it): keep it true.
+            self._update_instance(
+                rec.value.request,
+                instance_uuid,
+                lambda i: dataclasses.replace(i, allocations=in_place),
+                Event(time.time(), "resized", instance_uuid, host),
+            )
             return host
         request = self.store.get_record(BuildRequest, rec.value.request)
         spec = dataclasses.replace(

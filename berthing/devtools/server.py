@@ -20,14 +20,22 @@ __all__ = ["ServerProcess"]
 # Generous: under load (CI boxes, parallel test processes) an import of the app alone can
 # take tens of seconds, and a slow start is not what these tests test.
 START_TIMEOUT = 90.0
+STOP_TIMEOUT = 30.0
 
 
 class ServerProcess:
     """Start with ``with ServerProcess(store_url, log_dir) as server: server.url``."""
 
     def __init__(
-        self, store_url: str, log_dir: Path, *extra: str, config: Path | None = None
+        self,
+        store_url: str,
+        log_dir: Path,
+        *extra: str,
+        config: Path | None = None,
+        start_timeout: float = START_TIMEOUT,
     ) -> None:
+        """``start_timeout``: a server with a cell starts its workers (a simulated fleet
+        registers every host) before it listens, which takes longer on a busy machine."""
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log_path = log_dir / f"serve-{self.port}.log"
@@ -36,6 +44,7 @@ class ServerProcess:
             args += ["--config", str(config)]
         self._args = [sys.executable, "-m", "berthing.cli.main", *args]
         self._process: subprocess.Popen[bytes] | None = None
+        self.start_timeout = start_timeout
 
     def __enter__(self) -> ServerProcess:
         log = self.log_path.open("wb")
@@ -45,7 +54,7 @@ class ServerProcess:
         return self
 
     def _wait_ready(self) -> None:
-        deadline = time.monotonic() + START_TIMEOUT
+        deadline = time.monotonic() + self.start_timeout
         while time.monotonic() < deadline:
             assert self._process is not None
             if self._process.poll() is not None:
@@ -62,11 +71,17 @@ class ServerProcess:
             f"berthing serve did not answer on {self.url}; its log ends:\n{tail}"
         )
 
+    @property
+    def pid(self) -> int:
+        assert self._process is not None, "not started"
+        return self._process.pid
+
     def stop(self) -> None:
         if self._process is not None and self._process.poll() is None:
             self._process.terminate()
             try:
-                self._process.wait(10)
+                # A graceful stop joins the cell's workers, each within 10 s.
+                self._process.wait(STOP_TIMEOUT)
             except subprocess.TimeoutExpired:
                 self._process.kill()
                 self._process.wait()

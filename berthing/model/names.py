@@ -7,6 +7,7 @@ Placement's rule: ``CUSTOM_`` then upper-case letters, digits and underscores, a
 
 from __future__ import annotations
 
+import difflib
 import re
 
 import os_resource_classes
@@ -54,16 +55,25 @@ def _validate(name: object, kind: str, standard: frozenset[str]) -> str:
         raise InvalidInput(f"{kind.capitalize()} name {name[:40]}... is longer than 255.")
     if name in standard or _CUSTOM_RE.match(name):
         return name
-    raise InvalidInput(
-        f"{name!r} is not a valid {kind} name.",
-        hint=f"Use a standard {kind} or a custom one matching CUSTOM_[A-Z0-9_]+ "
-        f"(for example {CUSTOM_PREFIX}{_suggest(name)}).",
+    raise InvalidInput(f"{name!r} is not a valid {kind} name.", hint=_hint(name, kind, standard))
+
+
+def _hint(name: str, kind: str, standard: frozenset[str]) -> str:
+    """Point at the standard name a typo resembles (``vcpu`` -> ``VCPU``) before
+    offering a custom one: a custom class that shadows a standard one is a quiet bug."""
+    cleaned = _clean(name)
+    custom = f"{CUSTOM_PREFIX}{cleaned or 'NAME'}"
+    near = [cleaned] if cleaned in standard else difflib.get_close_matches(cleaned, standard, 1)
+    if near:
+        return f"Did you mean the standard {kind} {near[0]}? (A custom one would be {custom}.)"
+    return (
+        f"Use a standard {kind} or a custom one matching CUSTOM_[A-Z0-9_]+ "
+        f"(for example {custom})."
     )
 
 
-def _suggest(name: str) -> str:
-    cleaned = re.sub(r"[^A-Z0-9_]", "_", name.upper()).removeprefix(CUSTOM_PREFIX)
-    return cleaned or "NAME"
+def _clean(name: str) -> str:
+    return re.sub(r"[^A-Z0-9_]", "_", name.upper()).removeprefix(CUSTOM_PREFIX)
 
 
 def validate_resource_class(name: object) -> str:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import contextvars
 import logging
+import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -173,10 +174,12 @@ def _limited(receive: Receive, limit: int) -> Receive:
 
 
 def _route(path: str) -> str:
-    """A path with its ids replaced, so that metrics have few label values."""
+    """A path with its ids replaced, so that metrics have few label values: a segment
+    stays if it is a lower-case word (``servers``, ``server-groups``) or a version
+    (``v1``)."""
     parts = path.strip("/").split("/")
-    kept = [
-        p if p.replace("_", "").replace("-", "").isalpha() and p.islower() else "{id}"
-        for p in parts
-    ]
+    kept = [p if _WORD.fullmatch(p) else "{id}" for p in parts]
     return "/" + "/".join(kept) if path != "/" else "/"
+
+
+_WORD = re.compile(r"[a-z][a-z_-]*|v[0-9]+")

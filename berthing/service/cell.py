@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import multiprocessing
+import os
 import random
 import threading
 from dataclasses import asdict, dataclass
@@ -72,7 +73,25 @@ class Cell:
                 p.terminate()
 
 
+def _stop_when_orphaned(stop: Event) -> None:
+    """Set ``stop`` when the serve process that started this worker is gone.
+
+    A server killed before it could stop its cell (SIGKILL, or a SIGTERM whose graceful
+    stop outlasted a supervisor's patience) would otherwise leave its workers running,
+    holding the store, forever."""
+    parent = os.getppid()
+
+    def watch() -> None:
+        while not stop.wait(1.0):
+            if os.getppid() != parent:
+                log.warning("berthing serve (pid %d) is gone: this worker stops", parent)
+                stop.set()
+
+    threading.Thread(target=watch, name="orphan-watch", daemon=True).start()
+
+
 def _conductor(url: str, settings: CellSettings, name: str, stop: Event) -> None:
+    _stop_when_orphaned(stop)
     with open_store(url) as store:
         instrument(store, metrics.store_observer)
         scheduler = Scheduler(store, load_config(settings.scheduler_config), rng=random.Random())
@@ -97,6 +116,7 @@ def _fleet(url: str, hosts: int, ready: Event, stop: Event) -> None:
     from berthing.sim.fleet import Fleet, seeded_failures
     from berthing.sim.workers import fleet_hosts
 
+    _stop_when_orphaned(stop)
     with open_store(url) as store:
         if load_summary(store) is None:
             build_cloud(store, hosts, seed=1)

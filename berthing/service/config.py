@@ -65,6 +65,16 @@ class CellSection(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
     scheduler_config: str | None = None
 
 
+class ClientSection(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
+    """What the operator's commands (``berthing server ...``) use on this machine when no
+    flag or environment variable says otherwise."""
+
+    url: str | None = None
+    """Default: the [server] address."""
+    token: str | None = None
+    """Default: with noauth2, the development token ``admin``."""
+
+
 class ServeConfig(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
     server: ServerSection = ServerSection()
     cell: CellSection = CellSection()
@@ -72,6 +82,7 @@ class ServeConfig(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
     policy: PolicySection = PolicySection()
     cors: CorsSection = CorsSection()
     placement: PlacementSection = PlacementSection()
+    client: ClientSection = ClientSection()
 
     def authenticator(self) -> Authenticator:
         grants = {

@@ -33,6 +33,19 @@ def test_invalid_name_suggests_a_custom_one() -> None:
         validate_resource_class("gpu a100")
 
 
+@pytest.mark.parametrize(
+    ("typed", "meant"), [("vcpu", "VCPU"), ("disk-gb", "DISK_GB"), ("MEMORY_GB", "MEMORY_MB")]
+)
+def test_a_misspelt_standard_class_suggests_the_standard_one(typed: str, meant: str) -> None:
+    with pytest.raises(InvalidInput, match=f"Did you mean the standard resource class {meant}\\?"):
+        validate_resource_class(typed)
+
+
+def test_a_misspelt_standard_trait_suggests_the_standard_one() -> None:
+    with pytest.raises(InvalidInput, match="standard trait HW_CPU_X86_AVX2"):
+        validate_trait("hw_cpu_x86_avx2")
+
+
 def test_traits() -> None:
     assert validate_trait("HW_CPU_X86_AVX2") == "HW_CPU_X86_AVX2"
     with pytest.raises(InvalidInput, match="trait"):

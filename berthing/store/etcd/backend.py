@@ -22,6 +22,7 @@ from berthing.model import (
     InUse,
     Inventory,
     JSONDoc,
+    NotFound,
     Provider,
     ProviderNotFound,
     ProviderQuery,
@@ -52,7 +53,7 @@ T = TypeVar("T")
 
 
 class EtcdStore(Store):
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, *, create: bool = True) -> None:
         self.capabilities = frozenset(
             {
                 Capability.SHARED,
@@ -69,6 +70,7 @@ class EtcdStore(Store):
         self._advisory: dict[str, AdvisoryCopy] = {}
         self._advisory_lock = threading.Lock()
         self._catalogue = Catalogue(self._kv, self._keys)
+        self._create, self._prefix = create, config.prefix
         try:
             self._run("opening the store", self._check_layout)
             self._catalogue.start()
@@ -105,6 +107,12 @@ class EtcdStore(Store):
 
     def _check_layout(self, a: Attempt) -> None:
         doc = a.doc(self._keys.schema)
+        if doc is None and not self._create:
+            raise NotFound(
+                f"No berthing store under the prefix /{self._prefix} on this etcd cluster.",
+                hint="Check the prefix in the URL (etcd://host:port,.../PREFIX): "
+                "berthing demo writes to PREFIX-<mode>-<time> and prints it.",
+            )
         if doc is None:
             a.put(self._keys.schema, {"layout": LAYOUT_VERSION, "written_by": "berthing"})
         elif doc.get("layout") != LAYOUT_VERSION:

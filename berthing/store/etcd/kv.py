@@ -88,10 +88,11 @@ class WatchEvent:
 class _Retry(Exception):
     """One attempt failed in a way another attempt may not."""
 
-    def __init__(self, detail: str, maybe_applied: bool) -> None:
+    def __init__(self, detail: str, maybe_applied: bool, refused: bool = False) -> None:
         super().__init__(detail)
         self.detail = detail
         self.maybe_applied = maybe_applied
+        self.refused = refused
 
 
 class KV:
@@ -265,11 +266,16 @@ class KV:
     ) -> tuple[T, bool]:
         """Run ``attempt`` on the current endpoint, moving on after each failure until
         ``timeout`` has passed. Returns the answer and whether an earlier attempt of a
-        write may have been applied."""
+        write may have been applied.
+
+        When every member refused the connection twice running, nothing listens at any
+        address (a wrong URL, a stopped cluster): waiting out the timeout would only
+        delay the same error, so it comes at once. A member that is merely slow or
+        leaderless does not refuse, and keeps the full timeout to recover."""
         deadline = self._loop.time() + self.timeout
         errors: dict[str, str] = {}
         ambiguous = False
-        tries = 0
+        tries = refusals = 0
         while True:
             endpoint = self.endpoints[self._current]
             left = deadline - self._loop.time()
@@ -279,10 +285,12 @@ class KV:
             except _Retry as exc:
                 errors[endpoint] = exc.detail
                 ambiguous = ambiguous or (write and exc.maybe_applied)
+                refusals = refusals + 1 if exc.refused else 0
             self._rotate(endpoint)
             tries += 1
-            if self._loop.time() >= deadline:
-                raise self._unavailable(what, errors, write and ambiguous)
+            refused = refusals >= 2 * len(self.endpoints)
+            if self._loop.time() >= deadline or refused:
+                raise self._unavailable(what, errors, write and ambiguous, refused)
             if tries % len(self.endpoints) == 0:
                 # Every member failed once: give an election time to finish.
                 await asyncio.sleep(min(0.05 * (tries // len(self.endpoints)), 0.5))
@@ -304,7 +312,9 @@ class KV:
             # connection problem too: retry until the deadline, then report it.
             raise _Retry(f"{type(exc).__name__}: {exc}", maybe_applied=True) from exc
 
-    def _unavailable(self, what: str, errors: dict[str, str], ambiguous: bool) -> StoreUnavailable:
+    def _unavailable(
+        self, what: str, errors: dict[str, str], ambiguous: bool, refused: bool
+    ) -> StoreUnavailable:
         tried = "; ".join(f"{ep}: {errors.get(ep, 'not reached')}" for ep in self.endpoints)
         hint = (
             "Check that a majority of these etcd members run and reach each other "
@@ -312,9 +322,10 @@ class KV:
         )
         if ambiguous:
             hint += " The write may or may not have been applied: read it back before retrying."
+        how = "every member refused the connection" if refused else f"within {self.timeout:g}s"
         return StoreUnavailable(
-            f"etcd did not complete {what} within {self.timeout:g}s at any of "
-            f"{', '.join(self.endpoints)} ({tried}).",
+            f"etcd did not complete {what} ({how}) at any of {', '.join(self.endpoints)} "
+            f"({tried}).",
             hint=hint,
         )
 
@@ -324,7 +335,7 @@ def _translate(exc: Any) -> Exception:
     if code in _RETRIABLE:
         # A refused connection never reached etcd; anything else might have.
         if "refused" in details.lower() or "failed to connect" in details.lower():
-            return _Retry("connection refused", maybe_applied=False)
+            return _Retry("connection refused", maybe_applied=False, refused=True)
         return _Retry(f"{code.name.lower()}: {details[:200]}", maybe_applied=True)
     if code == _CODES.OUT_OF_RANGE:
         return Compacted(f"etcd compacted the revision asked for ({details}).")
