@@ -8,6 +8,7 @@ import pytest
 from berthing.devtools.etcd_cluster import EtcdCluster
 from berthing.store import Store
 from tests.backends import BACKENDS, fresh_store
+from tests.cassandra_fixtures import cassandra_cluster  # noqa: F401  (a session fixture)
 
 
 @pytest.fixture(scope="session")

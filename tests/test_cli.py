@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import signal
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -11,6 +13,7 @@ import pytest
 from berthing.cli.main import main
 from berthing.model import Heartbeat, ProviderQuery
 from berthing.store import open_store
+from berthing.store.etcd.cluster import free_port
 
 
 def berthing(*args: str) -> subprocess.CompletedProcess[str]:
@@ -54,3 +57,32 @@ def test_check_passes_on_a_sound_store(tmp_path: Path, capsys: pytest.CaptureFix
     main(["agent", "--store", url, "--name", "h", "--once"])
     assert main(["check", "--store", url]) == 0
     assert "0 problem(s)" in capsys.readouterr().out
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("stop", [signal.SIGTERM, signal.SIGHUP, signal.SIGINT])
+def test_etcd_cluster_command_stops_its_members_on_a_signal(
+    tmp_path: Path, stop: signal.Signals
+) -> None:
+    """A service manager's SIGTERM, a closed terminal's SIGHUP and Ctrl-C all stop the
+    members: none may outlive the command."""
+    base = free_port()
+    args = ["etcd-cluster", "--data-dir", str(tmp_path), "--port", str(base)]
+    command = subprocess.Popen(
+        [sys.executable, "-m", "berthing.cli.main", *args],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert command.stdout is not None
+    for line in command.stdout:
+        if "stops it" in line:
+            break
+    assert port_open(base)
+    command.send_signal(stop)
+    assert command.wait(timeout=30) == 0
+    assert not any(port_open(base + 10 * i) for i in range(3))
+
+
+def port_open(port: int) -> bool:
+    with socket.socket() as s:
+        return s.connect_ex(("127.0.0.1", port)) == 0

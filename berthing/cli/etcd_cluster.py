@@ -2,15 +2,15 @@
 
 For trying the etcd backend on one machine: three real etcd processes on 127.0.0.1,
 data under ``--data-dir`` (reused, with the same ports, when run again). It prints the
-store URL and runs until Ctrl-C, then stops the members.
+store URL and runs until Ctrl-C, SIGTERM or SIGHUP, then stops the members.
 """
 
 from __future__ import annotations
 
 import argparse
-import time
 from pathlib import Path
 
+from berthing.cli.foreground import serve
 from berthing.devtools.etcd_cluster import EtcdCluster
 
 __all__ = ["add_arguments", "run"]
@@ -32,16 +32,20 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     cluster = EtcdCluster(args.data_dir, size=args.size, base_port=args.port)
-    with cluster:
+
+    def announce() -> None:
         print(f"etcd cluster of {args.size} running; data and logs in {args.data_dir}")
         print(f"store URL: {cluster.url('berthing')}")
         print(f"try:       berthing check --store {cluster.url('berthing')}")
         print("Ctrl-C stops it.", flush=True)
-        try:
-            while all(m.running for m in cluster.members):
-                time.sleep(1)
-        except KeyboardInterrupt:
-            return 0
-        dead = [m.name for m in cluster.members if not m.running]
+
+    dead: list[str] = []
+
+    def alive() -> bool:
+        dead[:] = [m.name for m in cluster.members if not m.running]
+        return not dead
+
+    if serve(cluster.start, cluster.stop, alive, announce):
+        return 0
     print(f"member(s) {', '.join(dead)} exited; their logs are in {args.data_dir}")
     return 1

@@ -85,6 +85,17 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_arguments(serve_parser)
     serve_parser.set_defaults(run=serve.run)
 
+    from berthing.cli import cassandra_cluster
+
+    cassandra = sub.add_parser(
+        "cassandra-cluster",
+        help="run a local 3-node Apache Cassandra cluster (dev and test tooling)",
+        description="Fetch Cassandra's jars from Maven Central (once), start three nodes "
+        "on 127.0.0.1-3, create a keyspace replicated on all three, print its URL.",
+    )
+    cassandra_cluster.add_arguments(cassandra)
+    cassandra.set_defaults(run=cassandra_cluster.run)
+
     check = sub.add_parser("check", help="audit a store: no over-allocation, usage == allocations")
     _add_store_option(check)
     check.set_defaults(run=_check)
