@@ -146,7 +146,8 @@ class Records:
         found = {}
         for rows in self.cql.reads(queries, "reading records"):
             for row in rows:
-                found[str(row["key"])] = (_doc(kind, row), int(row["revision"]))
+                if row["revision"] is not None:
+                    found[str(row["key"])] = (_doc(kind, row), int(row["revision"]))
         return found
 
     def listing(self, kind: str, prefix: str, after_rev: int) -> list[Doc]:
@@ -156,6 +157,8 @@ class Records:
         out = []
         for rows in self.cql.reads(queries, "listing records"):
             for row in rows:
+                if row["key"] is None or row["revision"] is None:
+                    continue  # a partition holding only its group revision, or an expired record
                 key, revision = str(row["key"]), int(row["revision"])
                 if not key.startswith(prefix) or revision <= after_rev:
                     continue
