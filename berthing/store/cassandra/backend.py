@@ -265,9 +265,10 @@ class CassandraStore(Store):
         return self._claims.allocations(consumer_uuid)
 
     def provider_allocations(self, uuid: str) -> dict[str, dict[str, int]]:
-        if self._partitions.read(uuid) is None:
+        state, allocations = self._partitions.state_and_allocations(uuid)
+        if state is None:
             raise ProviderNotFound(uuid)
-        return self._partitions.allocations(uuid)
+        return allocations
 
     def usages(self, project_id: str, user_id: str | None = None) -> list[TypeUsage]:
         count: dict[str | None, int] = {}

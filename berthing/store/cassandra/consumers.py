@@ -22,6 +22,7 @@ by writing "aborted" as its decision (several), so the writer can never land it 
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -180,12 +181,24 @@ class Consumers:
 
     def view(self, uuid: str, wait: bool = True) -> View:
         """The consumer; with ``wait``, once no young change is in flight on it (changes
-        older than STALE are decided by recovery here)."""
+        older than STALE are decided by recovery here). Without ``wait`` (a reader), a
+        change found landed is settled into the record, so the next read is one read."""
         while True:
             found = self._view(uuid)
+            if not wait and found.expect[0] is not None and not found.busy:
+                self._settle_read(found)
             if not found.busy or not wait:
                 return found
             time.sleep(POLL)
+
+    def _settle_read(self, found: View) -> None:
+        op = found.expect[0]
+        assert op is not None
+        with contextlib.suppress(StoreUnavailable):  # a reader's courtesy: skip if it fails
+            if found.committed.claim == op:
+                self.finalize(found.uuid, op, found.committed)
+            else:
+                self.unpend(found.uuid, op)
 
     def _view(self, uuid: str) -> View:
         rows = self.cql.read(_SELECT, (self.store, uuid), "reading a consumer")

@@ -113,6 +113,14 @@ class Partitions:
         rows = self.cql.read(_ALLOCS, (self.store, uuid), "reading allocations")
         return {str(r["id"]): _amounts(r) for r in rows if r["amounts"]}
 
+    def state_and_allocations(self, uuid: str) -> tuple[PState | None, dict[str, dict[str, int]]]:
+        """The provider and the allocations against it, read at once."""
+        state_rows, rows = self.cql.reads(
+            [(_SELECT, (self.store, uuid)), (_ALLOCS, (self.store, uuid))], "reading allocations"
+        )
+        state = PState.from_row(uuid, state_rows[0] if state_rows else None)
+        return state, {str(r["id"]): _amounts(r) for r in rows if r["amounts"]}
+
     def allocation(self, uuid: str, consumer: str) -> tuple[dict[str, int], str | None] | None:
         """``consumer``'s allocation row on ``uuid``: amounts and the operation that
         wrote it; None if there is none."""
