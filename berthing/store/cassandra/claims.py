@@ -120,7 +120,7 @@ class Claims:
         self._pend_all(change, op, views, early, legs)
         try:
             if len(legs) <= 1:
-                return self._one(change, op, held, legs)
+                return self._one(change, op, views, legs)
             return self._many(change, op, held, legs, early)
         except Fenced:
             raise StoreUnavailable(
@@ -135,7 +135,10 @@ class Claims:
         views = {}
         for ca in change.consumers:
             u = ca.consumer.uuid
-            if guess and ca.check_generation and ca.consumer.generation is None:
+            left = self.consumers.dropped(u)
+            if left is not None:
+                views[u] = left  # as this process left it: pend compares that
+            elif guess and ca.check_generation and ca.consumer.generation is None:
                 # Must be new: not read; creating its record (IF NOT EXISTS) checks that.
                 views[u] = View(u, False, Committed())
             else:
@@ -179,9 +182,10 @@ class Claims:
     # -- one provider ---------------------------------------------------------------------
 
     def _one(
-        self, change: AllocationChange, op: str, held: Mapping[str, Held | None], legs: list[str]
+        self, change: AllocationChange, op: str, views: Mapping[str, View], legs: list[str]
     ) -> ClaimResult:
         uuids = [ca.consumer.uuid for ca in change.consumers]
+        held = {u: v.held for u, v in views.items()}
         if not legs:
             decision = decide(change, held, {})
             assert isinstance(decision, Decision), decision  # nothing to conflict with
@@ -201,7 +205,10 @@ class Claims:
             self._unpend_quietly(uuids, op)  # nothing was written (bad amounts, ...)
             raise
         if not isinstance(plan.value, Decision):
-            self._unpend(uuids, op)
+            # Lost: no LWT of ``op`` landed or can land. Its consumers stay marked with
+            # it; their next change here overwrites that (an LWT saved per lost race).
+            for u in uuids:
+                self.consumers.drop(views[u], op)
             return plan.value
         return Claimed(plan.value.consumers)
 

@@ -23,7 +23,9 @@ by writing "aborted" as its decision (several), so the writer can never land it 
 from __future__ import annotations
 
 import contextlib
+import threading
 import time
+from collections import OrderedDict
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -41,6 +43,8 @@ __all__ = ["STALE", "Committed", "Consumers", "Pending", "View"]
 STALE = 5.0
 #: How long a reader waits for a young change in flight before it looks again.
 POLL = 0.01
+#: Lost changes remembered per process (see ``Consumers.drop``).
+DROPPED = 10_000
 
 _COLUMNS = "claim, generation, project, user_id, ctype, allocations, pclaim, pplan, pstarted"
 _SELECT = f"SELECT {_COLUMNS} FROM consumers WHERE store = ? AND uuid = ?"
@@ -176,6 +180,30 @@ class Consumers:
     def __init__(self, cql: Cql, store: str, partitions: Partitions, registers: Registers) -> None:
         self.cql, self.store = cql, store
         self.partitions, self.registers = partitions, registers
+        #: Consumers this process left pending with a change that lost its race and can
+        #: never land (no LWT of it was applied, none is in flight): the consumer's next
+        #: change here overwrites it at once, without an LWT to clear it first.
+        self._dropped: OrderedDict[str, View] = OrderedDict()
+        self._dropped_lock = threading.Lock()
+
+    def drop(self, view: View, op: str) -> None:
+        """``op`` lost on every provider before writing any: remember the record as it
+        now is (pending ``op``, otherwise as ``view`` saw it)."""
+        left = View(view.uuid, True, view.committed, (op, view.committed.claim))
+        with self._dropped_lock:
+            self._dropped[view.uuid] = left
+            while len(self._dropped) > DROPPED:
+                self._dropped.popitem(last=False)
+
+    def dropped(self, uuid: str) -> View | None:
+        """The record as this process left it after a lost change (see ``drop``)."""
+        with self._dropped_lock:
+            return self._dropped.get(uuid)
+
+    def _was_dropped(self, uuid: str, op: str) -> bool:
+        with self._dropped_lock:
+            left = self._dropped.get(uuid)
+            return left is not None and left.expect[0] == op
 
     # -- reading --------------------------------------------------------------------------
 
@@ -210,7 +238,11 @@ class Consumers:
         if row["pclaim"] is None:
             return View(uuid, True, committed, expect)
         pending = Pending.from_row(uuid, row)
-        fate = self.fate(uuid, committed, pending)
+        fate = (
+            "aborted"
+            if self._was_dropped(uuid, pending.op)
+            else self.fate(uuid, committed, pending)
+        )
         if fate == "landed":
             return View(uuid, True, pending.target, expect)
         return View(uuid, True, committed, expect, busy=fate == "busy")
