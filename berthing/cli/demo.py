@@ -90,8 +90,9 @@ def _run_options(p: argparse.ArgumentParser, d: DemoSettings) -> None:
     )
     p.add_argument(
         "--store",
-        help="run on an etcd cluster instead of SQLite files: etcd://host:port,...[/prefix] "
-        "(each mode gets a fresh prefix <prefix>-<mode>-<time>)",
+        help="run on a cluster instead of SQLite files: etcd://host:port,...[/prefix] or "
+        "cassandra://host,host,host:port/keyspace "
+        "(each mode gets a fresh prefix <prefix>-<mode>-<time>, or store demo-<mode>-<time>)",
     )
     p.add_argument(
         "--output",
@@ -139,24 +140,30 @@ def _settings(args: argparse.Namespace) -> DemoSettings:
         classic_refresh=args.classic_refresh,
     )
     if args.store:
-        settings = dataclasses.replace(settings, store_url=etcd_stores(args.store))
+        settings = dataclasses.replace(settings, store_url=remote_stores(args.store))
     return settings
 
 
-def etcd_stores(base: str) -> Callable[[str, Path], str]:
-    """Per mode, a fresh key prefix on the given cluster: every run starts empty, and
-    the report names the prefix to inspect afterwards (``berthing check --store``)."""
+def remote_stores(base: str) -> Callable[[str, Path], str]:
+    """Per mode, a fresh store on the given cluster (an etcd key prefix, a Cassandra
+    store name): every run starts empty, and the report names it to inspect afterwards
+    (``berthing check --store``)."""
     from berthing.model import InvalidInput
 
-    if not base.startswith("etcd://"):
-        raise InvalidInput(
-            f"--store {base!r}: the demo keeps SQLite stores under --output itself.",
-            hint="Use --store only for an etcd cluster: etcd://host:port,host:port[/prefix].",
-        )
     head, mark, query = base.partition("?")
-    prefix = "" if "/" in head.removeprefix("etcd://") else "/berthing-demo"
     stamp = time.strftime("%Y%m%d-%H%M%S")
-    return lambda mode, _work: f"{head}{prefix}-{mode}-{stamp}{mark}{query}"
+    if base.startswith("etcd://"):
+        prefix = "" if "/" in head.removeprefix("etcd://") else "/berthing-demo"
+        return lambda mode, _work: f"{head}{prefix}-{mode}-{stamp}{mark}{query}"
+    if base.startswith("cassandra://"):
+        hosts, _, path = head.removeprefix("cassandra://").partition("/")
+        keyspace, _, store = path.strip("/").partition("/")
+        root = f"cassandra://{hosts}/{keyspace or 'berthing'}/{store or 'demo'}"
+        return lambda mode, _work: f"{root}-{mode}-{stamp}{mark}{query}"
+    raise InvalidInput(
+        f"--store {base!r}: the demo keeps SQLite stores under --output itself.",
+        hint="Use --store only for a cluster: etcd://host:port,... or cassandra://hosts/keyspace.",
+    )
 
 
 def run(args: argparse.Namespace) -> int:

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from berthing.cli.main import main
+from tests.cassandra_fixtures import KEYSPACE
 
 
 @pytest.mark.slow
@@ -85,3 +86,18 @@ def test_demo_runs_on_the_etcd_cluster(tmp_path: Path, etcd_cluster: object) -> 
     assert mode["audit_problems"] == [] and mode["crashed_workers"] == []
     assert mode["placements"] > 40 and mode["unfinished"] == 0
     assert "/demo-<mode>-" in json.loads((out / "results.json").read_text())["settings"]["store"]
+
+
+@pytest.mark.slow
+def test_demo_runs_on_the_cassandra_cluster(tmp_path: Path, cassandra_cluster: object) -> None:
+    """The same main job on the real 3-node cluster the Cassandra tests start."""
+    url = cassandra_cluster.url(KEYSPACE)  # type: ignore[attr-defined]
+    out = tmp_path / "report"
+    argv = ["demo", "--store", url, "--hosts", "20", "--requests", "80", "--schedulers", "2"]
+    code = main([*argv, "--mode", "berthing", "--output", str(out)])
+    assert code == 0
+    results = json.loads((out / "results.json").read_text())
+    mode = results["modes"]["berthing"]
+    assert mode["audit_problems"] == [] and mode["crashed_workers"] == []
+    assert mode["placements"] > 40 and mode["unfinished"] == 0
+    assert f"/{KEYSPACE}/demo-<mode>-" in results["settings"]["store"]

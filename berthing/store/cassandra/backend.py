@@ -137,6 +137,8 @@ class CassandraStore(Store):
     def _tend(self) -> None:
         """Background chores: publications, the feed, stalled changes, relists."""
         while not self._stop.wait(TEND_EVERY):
+            if self._cql.closed:
+                return  # the driver was shut down under us (interpreter exit)
             try:
                 self._flush()
                 self._catalogue.poll()

@@ -207,7 +207,7 @@ class Cql:
         failed = []
         for future, query in zip(futures, side, strict=True):
             try:
-                future.result()
+                _result(future)
             except Exception:
                 failed.append(query)
         if failed:
@@ -244,9 +244,13 @@ class Cql:
     def _execute(self, statement: Any, lwt: bool) -> Any:
         self._check_process()
         try:
-            return self.session.execute(statement)
+            return _result(self.session.execute_async(statement))
         except Exception as exc:
             raise _classify(exc, lwt) from exc
+
+    @property
+    def closed(self) -> bool:
+        return bool(self._cluster.is_shutdown)
 
     def _many(self, queries: Sequence[Query], what: str) -> list[list[Row]]:
         """Run idempotent statements concurrently, each sent again until it succeeds or
@@ -271,7 +275,7 @@ class Cql:
             futures = [(i, self.session.execute_async(bound[i])) for i in chunk]
             for i, future in futures:
                 try:
-                    results[i] = list(future.result())
+                    results[i] = list(_result(future))
                 except Exception as exc:
                     error = _classify(exc, lwt=False)
                     if not isinstance(error, _Retry):
@@ -314,6 +318,17 @@ class Cql:
                 "This Cassandra store was opened in another process (it crossed a fork).",
                 hint="Open the store again in the child process (open_store(url)).",
             )
+
+
+def _result(future: Any) -> Any:
+    """The answer of a driver future, waiting at most a little over the request timeout.
+    The driver enforces that timeout itself; this bounds the wait should its timer never
+    fire (seen on a saturated machine: a read waited for twenty minutes)."""
+    done = threading.Event()
+    future.add_callbacks(lambda _: done.set(), lambda _: done.set())
+    if not done.wait(ATTEMPT_TIMEOUT + 5):
+        raise OperationTimedOut(f"no answer within {ATTEMPT_TIMEOUT + 5:g}s")
+    return future.result()
 
 
 def _classify(exc: BaseException, lwt: bool) -> Exception:
