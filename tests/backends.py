@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from berthing.store import Store, open_store
+from tests.cassandra_fixtures import KEYSPACE
 
 
 @dataclass(frozen=True)
@@ -45,10 +46,20 @@ def _etcd(tmp_path: Path, request: object) -> Iterator[str]:
     cluster.delete_prefix(f"/{prefix}/")
 
 
+@contextmanager
+def _cassandra(tmp_path: Path, request: object) -> Iterator[str]:
+    """A fresh store name in the test keyspace of the session's real 3-node Cassandra
+    cluster (tests/cassandra_fixtures.py): no schema change per test, so it is cheap."""
+    assert isinstance(request, pytest.FixtureRequest)
+    cluster = request.getfixturevalue("cassandra_cluster")
+    yield f"{cluster.url(KEYSPACE)}/t{uuid.uuid4().hex[:16]}"
+
+
 BACKENDS: list[Backend] = [
     Backend("sqlite-memory", shared=False, url=_sqlite_memory),
     Backend("sqlite-file", shared=True, url=_sqlite_file),
     Backend("etcd", shared=True, url=_etcd),
+    Backend("cassandra", shared=True, url=_cassandra),
 ]
 
 

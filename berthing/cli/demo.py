@@ -143,8 +143,8 @@ def _run_options(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument(
         "--store",
-        help="run on an etcd cluster instead of SQLite files: "
-        "etcd://host:port,...[/prefix] (each run gets a fresh prefix)",
+        help="run on a cluster instead of SQLite files: etcd://host:port,...[/prefix] or "
+        "cassandra://host,host,host:port/keyspace (each run gets a fresh prefix or store)",
     )
     p.add_argument(
         "--keep-stores",
@@ -217,25 +217,32 @@ def _experiment(args: argparse.Namespace) -> Experiment:
         timeout=args.timeout,
     )
     designs = ("berthing", "classic") if args.mode == "both" else (args.mode,)
-    store_url = etcd_stores(args.store) if args.store else None
+    store_url = remote_stores(args.store) if args.store else None
     return Experiment(
         points, settings, args.seed, args.repeats, designs, args.output, store_url, args.keep_stores
     )
 
 
-def etcd_stores(base: str) -> Callable[[str], str]:
-    """Per run, a fresh key prefix on the given cluster: every run starts empty."""
+def remote_stores(base: str) -> Callable[[str], str]:
+    """Per run, a fresh store on the given cluster (an etcd key prefix, a Cassandra
+    store name): every run starts empty, and the report names it to inspect afterwards
+    (``berthing check --store``)."""
     from berthing.model import InvalidInput
 
-    if not base.startswith("etcd://"):
-        raise InvalidInput(
-            f"--store {base!r}: the demo keeps SQLite stores under --output itself.",
-            hint="Use --store only for an etcd cluster: etcd://host:port,host:port[/prefix].",
-        )
     head, mark, query = base.partition("?")
-    prefix = "" if "/" in head.removeprefix("etcd://") else "/berthing-demo"
     stamp = time.strftime("%Y%m%d-%H%M%S")
-    return lambda run: f"{head}{prefix}-{stamp}-{run}{mark}{query}"
+    if base.startswith("etcd://"):
+        prefix = "" if "/" in head.removeprefix("etcd://") else "/berthing-demo"
+        return lambda run: f"{head}{prefix}-{stamp}-{run}{mark}{query}"
+    if base.startswith("cassandra://"):
+        hosts, _, path = head.removeprefix("cassandra://").partition("/")
+        keyspace, _, store = path.strip("/").partition("/")
+        root = f"cassandra://{hosts}/{keyspace or 'berthing'}/{store or 'demo'}"
+        return lambda run: f"{root}-{stamp}-{run}{mark}{query}"
+    raise InvalidInput(
+        f"--store {base!r}: the demo keeps SQLite stores under --output itself.",
+        hint="Use --store only for a cluster: etcd://host:port,... or cassandra://hosts/keyspace.",
+    )
 
 
 def run(args: argparse.Namespace) -> int:

@@ -363,9 +363,12 @@ class Conductor:
         found: Record[Instance],
         events: list[Event],
     ) -> PlannedInstance:
+        if not self.store.delete_record(Instance, found.key, found.revision):
+            # Another conductor took this failure first: it counts and reschedules it,
+            # and its write of the request tells us; counting here would count it twice.
+            return planned
         self.stats.failed_builds += 1
         self.stats.race_failures += found.value.cause is FailureCause.CLAIM
-        self.store.delete_record(Instance, found.key, found.revision)
         events.append(Event(time.time(), "build-failed", iid, planned.host, found.value.error))
         failed = dataclasses.replace(
             planned,

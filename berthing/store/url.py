@@ -3,6 +3,7 @@
 * ``sqlite://``                 in memory (one process only)
 * ``sqlite:///relative/path.db``, ``sqlite:////absolute/path.db``, or a bare path
 * ``etcd://host:port[,host:port...][/prefix][?timeout=seconds]``   (docs/etcd.md)
+* ``cassandra://host[,host...][:port]/keyspace[/store][?timeout=seconds]``   (docs/cassandra.md)
 """
 
 from __future__ import annotations
@@ -61,8 +62,16 @@ def _open_etcd(url: str, create: bool) -> Store:
     return EtcdStore(url, create=create)
 
 
+def _open_cassandra(url: str, create: bool) -> Store:
+    # Imported on first use: the driver loads only for cassandra:// URLs.
+    from berthing.store.cassandra.backend import CassandraStore
+
+    return CassandraStore(url, create=create)
+
+
 register_backend("sqlite", _open_sqlite)
 register_backend("etcd", _open_etcd)
+register_backend("cassandra", _open_cassandra)
 
 
 def open_store(

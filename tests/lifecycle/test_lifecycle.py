@@ -224,3 +224,34 @@ def test_owner_dead_mid_scheduling_is_recovered(store: Store) -> None:
     drive([successor], fleet, lambda: state(store, key) == BuildState.ACTIVE)
     assert audit(store) == []
     assert_usage_matches_live_instances(store, hosts(fleet))
+
+
+class _AnotherConductorFirst:
+    """The store as a conductor sees it when another conductor deletes the same failed
+    instance's record a moment before it does."""
+
+    def __init__(self, store: Store) -> None:
+        self._store = store
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self._store, name)
+
+    def delete_record(self, cls: type[Instance], key: str, revision: int | None = None) -> bool:
+        self._store.delete_record(cls, key, revision)
+        return self._store.delete_record(cls, key, revision)
+
+
+def test_a_failure_another_conductor_took_is_not_counted_twice(store: Store) -> None:
+    fleet = agents(store, 2, builder=lambda rec: "no image")
+    c = conductor(store)
+    key = c.submit(RequestSpec(FLAVOR))
+
+    def failed() -> bool:
+        return any(r.value.state is InstanceState.FAILED for r in store.list_records(Instance))
+
+    drive([c], fleet, failed)  # the host failed the build; no conductor has seen it yet
+    late = Conductor(_AnotherConductorFirst(store), c.scheduler)  # type: ignore[arg-type]
+    host = _host_of(request(store, key))
+    late.step()
+    assert (late.stats.failed_builds, late.stats.race_failures, late.stats.reschedules) == (0, 0, 0)
+    assert _host_of(request(store, key)) == host  # left to the conductor that took it

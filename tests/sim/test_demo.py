@@ -10,6 +10,7 @@ import pytest
 from berthing.cli.main import main
 from berthing.sim.demo import DEFAULT_POINT
 from berthing.sim.stats import METRICS
+from tests.cassandra_fixtures import KEYSPACE
 from tests.sim.conftest import Sweep
 
 
@@ -82,3 +83,16 @@ def test_demo_runs_on_the_etcd_cluster(tmp_path: Path, etcd_cluster: object) -> 
     [run] = results["runs"]
     assert run["audit_problems"] == [] and run["unfinished"] == 0 and run["placements"] > 5
     assert "/demo-" in results["settings"]["store"]
+
+
+@pytest.mark.slow
+def test_demo_runs_on_the_cassandra_cluster(tmp_path: Path, cassandra_cluster: object) -> None:
+    """The same main job on the real 3-node cluster the Cassandra tests start."""
+    url = cassandra_cluster.url(KEYSPACE)  # type: ignore[attr-defined]
+    out = tmp_path / "report"
+    args = ["demo", "--store", url, "--hosts", "20", "--operations", "24", "--repeats", "1"]
+    assert main([*args, "--schedulers", "2", "--mode", "berthing", "--output", str(out)]) == 0
+    results = json.loads((out / "results.json").read_text())
+    [run] = results["runs"]
+    assert run["audit_problems"] == [] and run["unfinished"] == 0 and run["placements"] > 5
+    assert f"/{KEYSPACE}/demo-" in results["settings"]["store"]
