@@ -17,6 +17,7 @@ import pytest
 
 from berthing.cli.main import build_parser
 from berthing.devtools.etcd_cluster import free_port
+from berthing.devtools.osc_client import install_client
 
 README = Path(__file__).parents[1] / "README.md"
 DEFAULT_PORT = "8778"
@@ -49,12 +50,31 @@ def test_every_berthing_line_parses(line: str) -> None:
 
 @pytest.mark.slow
 def test_operating_a_cell_runs_as_written(tmp_path: Path) -> None:
-    [block] = shell_blocks("Operating a cell")
+    out = _run_section("Operating a cell", tmp_path)
+    assert out.count("ACTIVE") >= 2 and "does not fit" in out
+    assert "disabled" in out and "disk replacement" in out
+    assert "0 problem(s)" in out and "audited 20 providers" in out
+
+
+@pytest.mark.slow
+def test_using_berthing_as_placement_runs_as_written(tmp_path: Path) -> None:
+    """With the real openstack client (the pinned one the acceptance test installs)."""
+    out = _run_section("Using berthing as OpenStack Placement", tmp_path, install_client().parent)
+    [candidate] = [line for line in out.splitlines() if "VCPU=2" in line]  # one provider
+    assert re.search(r"\| [0-9a-f-]{36} \|", candidate) and "MEMORY_MB=4096" in candidate
+    assert re.search(r"\| VCPU\s+\|\s+0 \|", out), out  # usage show: nothing allocated
+
+
+def _run_section(section: str, tmp_path: Path, *tools: Path) -> str:
+    """Run the section's one shell block as written (on a free port, in ``tmp_path``,
+    with ``tools`` first on PATH); its output. The servers it starts must stop with it."""
+    [block] = shell_blocks(section)
     port = str(free_port())
     script = "set -euo pipefail\n" + block.replace(DEFAULT_PORT, port)
+    path = os.pathsep.join([*map(str, tools), str(Path(sys.executable).parent), os.environ["PATH"]])
     env = {
         **os.environ,
-        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
+        "PATH": path,
         "BERTHING_URL": f"http://127.0.0.1:{port}",  # the block's port, moved
         "BERTHING_CONFIG": str(tmp_path / "none.toml"),
     }
@@ -74,10 +94,8 @@ def test_operating_a_cell_runs_as_written(tmp_path: Path) -> None:
             os.killpg(shell.pid, signal.SIGKILL)
             shell.wait()
     assert shell.returncode == 0, out
-    assert out.count("ACTIVE") >= 2 and "does not fit" in out
-    assert "disabled" in out and "disk replacement" in out
-    assert "0 problem(s)" in out and "audited 20 providers" in out
     _server_stopped(shell.pid)
+    return out
 
 
 def _server_stopped(session: int) -> None:

@@ -170,7 +170,9 @@ class Claims:
         for ca, new in sorted(pairs, key=lambda pair: pair[0].consumer.uuid):
             u = ca.consumer.uuid
             target = Committed.of(op, new, ca.allocations)
-            if not self.consumers.pend(views[u], Pending(op, len(legs) > 1, tuple(legs), target)):
+            pended = self.consumers.pend(views[u], Pending(op, len(legs) > 1, tuple(legs), target))
+            self.consumers.forget_dropped(u)
+            if not pended:
                 self._unpend(done, op)
                 raise _Again
             done.append(u)

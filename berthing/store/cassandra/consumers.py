@@ -200,6 +200,13 @@ class Consumers:
         with self._dropped_lock:
             return self._dropped.get(uuid)
 
+    def forget_dropped(self, uuid: str) -> None:
+        """A pend of ``uuid`` was sent: whether it applied or not, the record is no longer
+        as this process left it, and a kept view would make every later change of the
+        consumer here lose on a stale compare."""
+        with self._dropped_lock:
+            self._dropped.pop(uuid, None)
+
     def _was_dropped(self, uuid: str, op: str) -> bool:
         with self._dropped_lock:
             left = self._dropped.get(uuid)
