@@ -32,13 +32,14 @@ __all__ = ["add_arguments", "run"]
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     _point_options(p)
+    _workload_options(p)
     _sweep_options(p)
     _run_options(p)
 
 
 def _point_options(p: argparse.ArgumentParser) -> None:
-    """The one point the default demo measures, and the workload."""
-    d, r = DEFAULT_POINT, RunSettings()
+    """The one point the default demo measures."""
+    d = DEFAULT_POINT
     p.add_argument(
         "--fill",
         type=float,
@@ -59,6 +60,11 @@ def _point_options(p: argparse.ArgumentParser) -> None:
         help="steady: a new boot as one finishes, 16 in flight; bursty: waves of 32 "
         f"at once (default: {d.arrivals}; both with --sweep)",
     )
+
+
+def _workload_options(p: argparse.ArgumentParser) -> None:
+    """The cloud and the stream of operations every run of the demo gets."""
+    r = RunSettings()
     p.add_argument(
         "--hosts",
         type=int,
@@ -86,7 +92,7 @@ def _point_options(p: argparse.ArgumentParser) -> None:
         "--repeats",
         type=int,
         default=3,
-        help="runs per design and point: seeds seed, seed+1, ..., then seed again " "(default 3)",
+        help="runs per design and point: seeds seed, seed+1, ..., then seed again (default 3)",
     )
     p.add_argument(
         "--failure-rate",

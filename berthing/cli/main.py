@@ -24,7 +24,8 @@ def _add_store_option(parser: argparse.ArgumentParser) -> None:
         "--store",
         default=None,
         help="store URL: sqlite:///path.db (default: a file under your data directory), "
-        "sqlite:// (in memory), or etcd://host:port,host:port,...",
+        "sqlite:// (in memory), etcd://host:port,host:port,...[/prefix] or "
+        "cassandra://host,host,...[:port]/keyspace[/store]",
     )
 
 
@@ -51,65 +52,59 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"berthing {__version__}")
     parser.add_argument("--log-level", default="WARNING", help="DEBUG, INFO, WARNING (default)")
     sub = parser.add_subparsers(dest="command", required=True)
-
-    from berthing.cli import demo as demo_cmd
-
-    demo = sub.add_parser(
-        "demo",
-        help="simulate a cloud with parallel schedulers; compare berthing with the classic "
-        "scheduler on the same workload",
-        description="Simulate a cloud: hosts as agents, several scheduler processes, a seeded "
-        "stream of boots and deletes on a prefilled cloud. Runs it with berthing's store claims "
-        "and with the classic (Nova FilterScheduler) design, several times each, and prints "
-        "every key metric with its spread and a verdict only where the difference exceeds it; "
-        "--sweep measures the curve over fill, scheduler count and arrivals. Writes "
-        "results.json and report.html.",
-    )
-    demo_cmd.add_arguments(demo)
-    demo.set_defaults(run=demo_cmd.run)
-
-    from berthing.sim import bench
-
-    bench_parser = sub.add_parser("bench", help="measure the scheduler on synthetic clouds")
-    bench.add_arguments(bench_parser)
-    bench_parser.set_defaults(run=bench.run)
-
-    from berthing.cli import etcd_cluster
-
-    etcd = sub.add_parser("etcd-cluster", help="run a local 3-member etcd cluster (etcd:// store)")
-    etcd_cluster.add_arguments(etcd)
-    etcd.set_defaults(run=etcd_cluster.run)
-
-    from berthing.cli import serve
-
-    serve_parser = sub.add_parser(
-        "serve",
-        help="run the HTTP API (OpenStack Placement 1.0-1.39 compatible) over a store",
-        description="Run berthing's HTTP server: the OpenStack Placement API at /, on 127.0.0.1 "
-        "by default, over the embedded SQLite store or any --store URL.",
-    )
-    serve.add_arguments(serve_parser)
-    serve_parser.set_defaults(run=serve.run)
-
-    from berthing.cli import cassandra_cluster
-
-    cassandra = sub.add_parser(
-        "cassandra-cluster",
-        help="run a local 3-node Apache Cassandra cluster (dev and test tooling)",
-        description="Fetch Cassandra's jars from Maven Central (once), start three nodes "
-        "on 127.0.0.1-3, create a keyspace replicated on all three, print its URL.",
-    )
-    cassandra_cluster.add_arguments(cassandra)
-    cassandra.set_defaults(run=cassandra_cluster.run)
+    _add_tools(sub)
 
     from berthing.cli import operate
 
     operate.add_commands(sub)
-
     check = sub.add_parser("check", help="audit a store: no over-allocation, usage == allocations")
     _add_store_option(check)
     check.set_defaults(run=_check)
+    _add_services(sub)
+    return parser
 
+
+_DEMO = (
+    "Simulate a cloud: hosts as agents, several scheduler processes, a seeded stream of boots "
+    "and deletes on a prefilled cloud. Runs it with berthing's store claims and with the "
+    "classic (Nova FilterScheduler) design, several times each, and prints every key metric "
+    "with its spread and a verdict only where the difference exceeds it; --sweep measures the "
+    "curve over fill, scheduler count and arrivals. Writes results.json and report.html."
+)
+_SERVE = (
+    "Run berthing's HTTP server: the OpenStack Placement API at /, berthing's own at /v1, and "
+    "the cell's workers, on 127.0.0.1 by default, over the embedded SQLite store or any "
+    "--store URL."
+)
+_CASSANDRA = (
+    "Fetch Cassandra's jars from Maven Central (once), start three nodes on 127.0.0.1-3, "
+    "create a keyspace replicated on all three, print its URL."
+)
+
+
+def _add_tools(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """The commands whose module brings its own ``add_arguments`` and ``run``."""
+    from berthing.cli import cassandra_cluster, demo, etcd_cluster, serve
+    from berthing.sim import bench
+
+    for name, module, text, description in (
+        ("demo", demo, "simulate a cloud; compare berthing with the classic scheduler", _DEMO),
+        ("bench", bench, "measure the scheduler and the APIs on synthetic clouds", None),
+        ("etcd-cluster", etcd_cluster, "run a local 3-member etcd cluster (etcd:// store)", None),
+        ("serve", serve, "run the HTTP APIs (Placement 1.0-1.39, /v1) and a cell", _SERVE),
+        (
+            "cassandra-cluster",
+            cassandra_cluster,
+            "run a local 3-node Cassandra cluster",
+            _CASSANDRA,
+        ),
+    ):
+        command = sub.add_parser(name, help=text, description=description or text)
+        module.add_arguments(command)
+        command.set_defaults(run=module.run)
+
+
+def _add_services(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     from berthing.cli import services
 
     for name, add, text in (
@@ -120,7 +115,6 @@ def build_parser() -> argparse.ArgumentParser:
         command = sub.add_parser(name, help=text, description=text)
         add(command)
         _add_store_option(command)
-    return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:

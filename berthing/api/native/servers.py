@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import dataclasses
 
+import msgspec
+
 from berthing.api.errors import ApiError
 from berthing.api.native.core import Ctx
 from berthing.api.native.schemas import (
@@ -138,22 +140,12 @@ def _ref(ctx: Ctx) -> Record[ServerRef]:
 
 def _view(ref: Record[ServerRef], request: Record[BuildRequest] | None) -> ServerView:
     uuid, r = ref.key, ref.value
+    known = ServerView(
+        uuid, r.name, r.project_id, r.user_id, "UNKNOWN", None, None, {}, 0, "", r.request,
+        r.created, [],
+    )  # fmt: skip
     if request is None:
-        return ServerView(
-            uuid,
-            r.name,
-            r.project_id,
-            r.user_id,
-            "UNKNOWN",
-            None,
-            None,
-            {},
-            0,
-            "",
-            r.request,
-            r.created,
-            [],
-        )
+        return known
     build = request.value
     planned = build.instances.get(uuid)
     events = [
@@ -161,37 +153,17 @@ def _view(ref: Record[ServerRef], request: Record[BuildRequest] | None) -> Serve
     ]
     if planned is None:
         state = build.state.value if build.state is not BuildState.ACTIVE else "UNKNOWN"
-        return ServerView(
-            uuid,
-            r.name,
-            r.project_id,
-            r.user_id,
-            state,
-            None,
-            None,
-            {},
-            0,
-            build.error,
-            r.request,
-            r.created,
-            events,
-        )
+        return msgspec.structs.replace(known, state=state, error=build.error, events=events)
     state = planned.step.value
     if state == "BUILDING" and not planned.dispatched:
         state = "SCHEDULED"
-    allocations = {p: dict(per) for p, per in planned.allocations.items()}
-    return ServerView(
-        uuid,
-        r.name,
-        r.project_id,
-        r.user_id,
-        state,
-        planned.host,
-        planned.host_name,
-        allocations,
-        planned.attempts,
-        planned.error,
-        r.request,
-        r.created,
-        events,
+    return msgspec.structs.replace(
+        known,
+        state=state,
+        host=planned.host,
+        host_name=planned.host_name,
+        allocations={p: dict(per) for p, per in planned.allocations.items()},
+        attempts=planned.attempts,
+        error=planned.error,
+        events=events,
     )

@@ -17,7 +17,7 @@ from __future__ import annotations
 import math
 import sqlite3
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 from berthing.model import ProviderQuery
 
@@ -117,39 +117,34 @@ def _add_filters(
 ) -> None:
     """Everything but resources: WHERE terms on the provider ``p``."""
     for trait in sorted(query.required_traits):
-        fit.where.append(
-            f"EXISTS (SELECT 1 FROM provider_traits t WHERE t.provider_id = {fit.key}"
-            " AND t.trait_id = ?)"
-        )
-        fit.where_params.append(trait_ids[trait])
+        _related(fit, "provider_traits", "trait_id", [trait_ids[trait]])
     if query.forbidden_traits:
         ids = [trait_ids[t] for t in sorted(query.forbidden_traits)]
-        fit.where.append(
-            f"NOT EXISTS (SELECT 1 FROM provider_traits t WHERE t.provider_id = {fit.key}"
-            f" AND t.trait_id IN ({_marks(len(ids))}))"
-        )
-        fit.where_params += ids
+        _related(fit, "provider_traits", "trait_id", ids, present=False)
     for group in query.any_traits:
-        ids = [trait_ids[t] for t in sorted(group)]
-        fit.where.append(
-            f"EXISTS (SELECT 1 FROM provider_traits t WHERE t.provider_id = {fit.key}"
-            f" AND t.trait_id IN ({_marks(len(ids))}))"
-        )
-        fit.where_params += ids
-    for group in query.member_of:
-        aggs = sorted(group)
-        fit.where.append(
-            f"EXISTS (SELECT 1 FROM provider_aggregates a WHERE a.provider_id = {fit.key}"
-            f" AND a.aggregate IN ({_marks(len(aggs))}))"
-        )
-        fit.where_params += aggs
+        _related(fit, "provider_traits", "trait_id", [trait_ids[t] for t in sorted(group)])
+    for aggregates in query.member_of:
+        _related(fit, "provider_aggregates", "aggregate", sorted(aggregates))
     if query.forbidden_aggregates:
         aggs = sorted(query.forbidden_aggregates)
-        fit.where.append(
-            f"NOT EXISTS (SELECT 1 FROM provider_aggregates a WHERE a.provider_id = {fit.key}"
-            f" AND a.aggregate IN ({_marks(len(aggs))}))"
-        )
-        fit.where_params += aggs
+        _related(fit, "provider_aggregates", "aggregate", aggs, present=False)
+    _add_identity_filters(fit, query, tree_root_id)
+
+
+def _related(
+    fit: FitSql, table: str, column: str, values: Sequence[object], *, present: bool = True
+) -> None:
+    """``p`` has (or, not ``present``, has none of) a row in ``table`` whose ``column`` is
+    one of ``values``."""
+    fit.where.append(
+        f"{'' if present else 'NOT '}EXISTS (SELECT 1 FROM {table} x WHERE x.provider_id = "
+        f"{fit.key} AND x.{column} IN ({_marks(len(values))}))"
+    )
+    fit.where_params += values
+
+
+def _add_identity_filters(fit: FitSql, query: ProviderQuery, tree_root_id: int | None) -> None:
+    """Which providers by name, uuid or tree."""
     if query.roots is not None:
         roots = sorted(query.roots)
         fit.where.append(
