@@ -129,3 +129,14 @@ def test_etcd_cluster_command_stops_its_members_on_a_signal(
 def port_open(port: int) -> bool:
     with socket.socket() as s:
         return s.connect_ex(("127.0.0.1", port)) == 0
+
+
+def test_a_reader_that_stops_early_is_not_an_error(tmp_path: Path) -> None:
+    """`berthing ... | head -1` under pipefail: the command exits 0, without a traceback.
+    ``true`` reads nothing and is gone long before berthing has started, so berthing's
+    print meets a closed pipe."""
+    store = f"sqlite:///{tmp_path / 'x.db'}"
+    open_store(store).close()
+    script = f"set -o pipefail; {sys.executable} -m berthing.cli.main check --store {store} | true"
+    done = subprocess.run(["bash", "-c", script], capture_output=True, text=True, check=False)
+    assert done.returncode == 0 and "Traceback" not in done.stderr, done.stderr

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 from collections.abc import Callable, Sequence
 
@@ -130,6 +131,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:
+        # The reader stopped reading (`berthing server list --quiet | head -1`): that is
+        # its choice, not our failure. Exit 0 quietly, so that pipelines under
+        # `set -o pipefail` (the README's) do not fail by a race with `head`; stdout is
+        # pointed at /dev/null first, or the interpreter's final flush raises again.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
 
 
 if __name__ == "__main__":
