@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable, Iterable
 
 from berthing.agent import Agent, HostDescription
 from berthing.conductor import Conductor
 from berthing.model import BuildRequest, Instance, InstanceState, Inventory, Record
-from berthing.runtime import Every
 from berthing.store import Store
 
 SHAPE = {"VCPU": Inventory(8), "MEMORY_MB": Inventory(8192)}
@@ -32,16 +32,45 @@ def drive(
 ) -> None:
     conductors, fleet = list(conductors), list(fleet)
     deadline = time.monotonic() + timeout
-    beat = Every(1.0)  # live hosts heartbeat, as Agent.run does: reapers must not take them
-    while not until():
-        assert time.monotonic() < deadline, "did not settle in time"
-        for c in conductors:
-            c.step()
-        for a in fleet:
-            a.poll(0)
-        if beat.due():
+    with _Heartbeats(fleet) as beats:
+        while not until():
+            assert time.monotonic() < deadline, "did not settle in time"
+            beats.check()
+            for c in conductors:
+                c.step()
             for a in fleet:
-                a.heartbeat()
+                a.poll(0)
+
+
+class _Heartbeats:
+    """Live hosts heartbeat every second, as each one's own Agent.run would: in a thread
+    of their own, so that a slow pass over many agents here (a loaded machine, a remote
+    store) cannot make the conductors' reapers take live hosts for dead ones."""
+
+    def __init__(self, fleet: list[Agent]) -> None:
+        self._fleet, self._stop = fleet, threading.Event()
+        self._failed: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, name="heartbeats", daemon=True)
+
+    def __enter__(self) -> _Heartbeats:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join(30)
+
+    def _run(self) -> None:
+        try:
+            while not self._stop.wait(1.0):
+                for a in self._fleet:
+                    a.heartbeat()
+        except BaseException as exc:  # reported by check(), in the test's thread
+            self._failed = exc
+
+    def check(self) -> None:
+        if self._failed is not None:
+            raise self._failed
 
 
 def request(store: Store, key: str) -> Record[BuildRequest]:

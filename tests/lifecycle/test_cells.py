@@ -3,6 +3,8 @@ set of hosts: every request is placed by its own cell, and no host is double-boo
 
 from __future__ import annotations
 
+from collections import Counter
+
 import pytest
 
 from berthing.conductor import Conductor
@@ -42,13 +44,17 @@ def test_two_cells_share_hosts_without_double_booking(shared_store_url: str) -> 
         stop.set()
         join_ok(procs, timeout=30)
     states = {}
+    errors: Counter[str] = Counter()
     for cell, cell_keys in keys.items():
         for key in cell_keys:
             rec = store.get_record(BuildRequest, key)
             assert rec is not None
             assert (rec.value.owner or "").startswith(f"{cell}-")  # placed by its own cell
             states[key] = rec.value.state
-    assert list(states.values()).count(BuildState.ACTIVE) == 40  # the hosts filled, exactly
+            if rec.value.state is not BuildState.ACTIVE:
+                errors[rec.value.error] += 1
+    # The hosts filled, exactly; what the others ended with, if not.
+    assert list(states.values()).count(BuildState.ACTIVE) == 40, errors
     assert audit(store) == []
     assert_usage_matches_live_instances(store, [a.uuid for a in fleet])
     store.close()
