@@ -61,6 +61,8 @@ BACKENDS: list[Backend] = [
     Backend("etcd", shared=True, url=_etcd),
     Backend("cassandra", shared=True, url=_cassandra),
 ]
+#: The backends several OS processes can open at once by URL.
+SHARED = [b for b in BACKENDS if b.shared]
 
 
 @contextmanager

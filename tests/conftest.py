@@ -7,7 +7,7 @@ import pytest
 
 from berthing.devtools.etcd_cluster import EtcdCluster
 from berthing.store import Store
-from tests.backends import BACKENDS, fresh_store
+from tests.backends import BACKENDS, SHARED, fresh_store
 from tests.cassandra_fixtures import cassandra_cluster  # noqa: F401  (a session fixture)
 
 
@@ -24,9 +24,6 @@ def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
     """A fresh empty store, once per backend: the contract suite runs against each."""
     with fresh_store(request.param, tmp_path, request) as s:
         yield s
-
-
-SHARED = [b for b in BACKENDS if b.shared]
 
 
 @pytest.fixture(params=SHARED, ids=[b.name for b in SHARED])

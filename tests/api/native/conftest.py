@@ -16,7 +16,7 @@ from berthing.conductor import Conductor
 from berthing.scheduler import Scheduler
 from berthing.service import Health, ServeConfig, build_app
 from berthing.store import Store
-from tests.backends import BACKENDS, Backend, fresh_store
+from tests.backends import BACKENDS, SHARED, Backend, fresh_store
 from tests.lifecycle.harness import agents, drive
 
 # noauth2 (the default): "admin" is an administrator, "user:project" plus X-Roles anyone.
@@ -59,9 +59,6 @@ def cell(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Cell]:
     """On a SQLite file: most API tests are about HTTP, not the backend."""
     with fresh_store(BACKENDS[1], tmp_path, request) as store:
         yield _cell(store, ServeConfig())
-
-
-SHARED = [b for b in BACKENDS if b.shared]
 
 
 @pytest.fixture(params=SHARED, ids=[b.name for b in SHARED])

@@ -13,9 +13,8 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from berthing.devtools.server import ServerProcess
-from tests.backends import BACKENDS, Backend
+from tests.backends import SHARED, Backend
 
-SHARED = [b for b in BACKENDS if b.shared]
 ADMIN = {"x-auth-token": "admin"}
 MEMBER = {"x-auth-token": "alice:proj-a", "x-roles": "member"}
 SIMULATED_HOSTS = 12

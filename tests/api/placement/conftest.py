@@ -10,9 +10,7 @@ from collections.abc import Iterator
 import pytest
 
 from berthing.devtools.server import ServerProcess
-from tests.backends import BACKENDS, Backend
-
-SHARED = [b for b in BACKENDS if b.shared]
+from tests.backends import SHARED, Backend
 
 
 @pytest.fixture(scope="session", params=SHARED, ids=[b.name for b in SHARED])

@@ -16,10 +16,9 @@ from berthing.devtools.server import ServerProcess
 from berthing.store import open_store
 from berthing.store.audit import audit
 from tests.api.placement.allocation_worker import HEADERS, race
-from tests.backends import BACKENDS, Backend
+from tests.backends import SHARED, Backend
 from tests.procs import join_ok, start
 
-SHARED = [b for b in BACKENDS if b.shared]
 HOSTS, VCPU, WORKERS, ROUNDS = 4, 12, 4, 25
 
 
