@@ -22,6 +22,7 @@ from berthing.model import (
     ProviderState,
     validate_resource_class,
 )
+from berthing.store.documents import inventory_doc
 
 __all__ = [
     "ProviderInventories",
@@ -71,17 +72,6 @@ def to_inventories(body: ProviderInventories, version: Version) -> dict[str, Inv
     return {_class(rc): _inventory(version, rc, f) for rc, f in body.inventories.items()}
 
 
-def _view(inv: Inventory) -> dict[str, object]:
-    return {
-        "total": inv.total,
-        "reserved": inv.reserved,
-        "min_unit": inv.min_unit,
-        "max_unit": inv.max_unit,
-        "step_size": inv.step_size,
-        "allocation_ratio": float(inv.allocation_ratio),
-    }
-
-
 def _inventory(version: Version, rc: str, f: _Fields) -> Inventory:
     if f.reserved >= f.total and not version.at_least("1.26") and f.total:
         raise ApiError(
@@ -108,7 +98,7 @@ def _state(call: Call) -> ProviderState:
 def _all_view(generation: int, inventories: dict[str, Inventory]) -> dict[str, object]:
     return {
         "resource_provider_generation": generation,
-        "inventories": {rc: _view(inv) for rc, inv in inventories.items()},
+        "inventories": {rc: inventory_doc(inv) for rc, inv in inventories.items()},
     }
 
 
@@ -156,7 +146,7 @@ def create(call: Call) -> Reply:
     location = {
         "location": f"{call.prefix}/resource_providers/{state.provider.uuid}/inventories/{rc}"
     }
-    return Reply(201, {**_view(inv), "resource_provider_generation": new}, location)
+    return Reply(201, {**inventory_doc(inv), "resource_provider_generation": new}, location)
 
 
 def show(call: Call) -> Reply:
@@ -166,7 +156,9 @@ def show(call: Call) -> Reply:
         raise ApiError(
             404, f"No inventory of {call.params['resource_class']} on {state.provider.uuid}."
         )
-    return Reply(body={**_view(inv), "resource_provider_generation": state.provider.generation})
+    return Reply(
+        body={**inventory_doc(inv), "resource_provider_generation": state.provider.generation}
+    )
 
 
 def update(call: Call) -> Reply:
@@ -178,7 +170,7 @@ def update(call: Call) -> Reply:
         raise ApiError(400, f"No inventory record of {rc} on {state.provider.uuid} to update.")
     inv = _inventory(call.version, rc, body)
     new = _write(call, state, generation, {**state.inventories, rc: inv}, CONCURRENT)
-    return Reply(body={**_view(inv), "resource_provider_generation": new})
+    return Reply(body={**inventory_doc(inv), "resource_provider_generation": new})
 
 
 def delete(call: Call) -> Reply:

@@ -21,6 +21,7 @@ from berthing.model import (
     ProviderState,
     StoreCorrupt,
 )
+from berthing.store.documents import inventories_to
 
 __all__ = [
     "BUCKETS",
@@ -82,20 +83,6 @@ def _corrupt(what: str, problem: str) -> StoreCorrupt:
         hint="Something else writes into this keyspace: give berthing its own keyspace "
         "(cassandra://hosts/keyspace) and restore the row from a backup.",
     )
-
-
-def inventories_to(inventories: Mapping[str, Inventory]) -> dict[str, Any]:
-    return {
-        rc: {
-            "total": i.total,
-            "reserved": i.reserved,
-            "min_unit": i.min_unit,
-            "max_unit": i.max_unit,
-            "step_size": i.step_size,
-            "allocation_ratio": float(i.allocation_ratio),
-        }
-        for rc, i in inventories.items()
-    }
 
 
 def inventories_from(doc: Mapping[str, Any] | None, what: str) -> dict[str, Inventory]:

@@ -15,6 +15,7 @@ from typing import Any
 from urllib.parse import quote, unquote
 
 from berthing.model import BerthingError, Inventory, Provider, StoreCorrupt
+from berthing.store.documents import inventories_to
 
 __all__ = [
     "LAYOUT_VERSION",
@@ -162,20 +163,6 @@ def provider_from(key: bytes, uuid: str, doc: Mapping[str, Any]) -> Provider:
         )
     except (KeyError, TypeError, ValueError) as exc:
         raise _corrupt(key, f"a provider document without {exc}") from exc
-
-
-def inventories_to(inventories: Mapping[str, Inventory]) -> dict[str, Any]:
-    return {
-        rc: {
-            "total": i.total,
-            "reserved": i.reserved,
-            "min_unit": i.min_unit,
-            "max_unit": i.max_unit,
-            "step_size": i.step_size,
-            "allocation_ratio": float(i.allocation_ratio),
-        }
-        for rc, i in inventories.items()
-    }
 
 
 def inventories_from(key: bytes, doc: Mapping[str, Any] | None) -> dict[str, Inventory]:
