@@ -123,3 +123,17 @@ def test_imports_go_one_way() -> None:
             if LAYER.get(other, 99) >= LAYER[own]:
                 wrong.append(f"{path.relative_to(root)} imports berthing.{other}")
     assert wrong == []
+
+
+def test_functions_stay_short() -> None:
+    """Short functions read like the pipeline they are part of: none over 50 lines, and
+    the median under 10 (the house rule of issue 8)."""
+    sizes: dict[str, int] = {}
+    for path in Path(berthing.__file__).parent.rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+                assert node.end_lineno is not None
+                sizes[f"{path}:{node.lineno} {node.name}"] = node.end_lineno - node.lineno + 1
+    assert {where: n for where, n in sizes.items() if n > 50} == {}
+    ordered = sorted(sizes.values())
+    assert ordered[len(ordered) // 2] < 10
