@@ -18,7 +18,7 @@ from berthing.store import open_store
 
 def berthing(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "berthing.cli.main", *args],
+        [sys.executable, "-m", "berthing.cli", *args],
         capture_output=True,
         text=True,
         timeout=120,
@@ -112,7 +112,7 @@ def test_etcd_cluster_command_stops_its_members_on_a_signal(
     base = free_port()
     args = ["etcd-cluster", "--data-dir", str(tmp_path), "--port", str(base)]
     command = subprocess.Popen(
-        [sys.executable, "-m", "berthing.cli.main", *args],
+        [sys.executable, "-m", "berthing.cli", *args],
         stdout=subprocess.PIPE,
         text=True,
     )
@@ -137,6 +137,6 @@ def test_a_reader_that_stops_early_is_not_an_error(tmp_path: Path) -> None:
     print meets a closed pipe."""
     store = f"sqlite:///{tmp_path / 'x.db'}"
     open_store(store).close()
-    script = f"set -o pipefail; {sys.executable} -m berthing.cli.main check --store {store} | true"
+    script = f"set -o pipefail; {sys.executable} -m berthing.cli check --store {store} | true"
     done = subprocess.run(["bash", "-c", script], capture_output=True, text=True, check=False)
     assert done.returncode == 0 and "Traceback" not in done.stderr, done.stderr

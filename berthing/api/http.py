@@ -26,6 +26,7 @@ __all__ = [
     "match_route",
     "new_request_id",
     "render_error",
+    "request_id_of",
     "unauthorized",
 ]
 
@@ -35,6 +36,13 @@ H = TypeVar("H")
 
 def new_request_id() -> str:
     return f"req-{uuid.uuid4()}"
+
+
+def request_id_of(request: Request) -> str:
+    """The id the server gave this request on arrival (its log lines carry it), so the
+    client's header and the logs agree; a new one for an app mounted on its own."""
+    state = request.scope.get("state") or {}
+    return str(state.get("request_id") or new_request_id())
 
 
 @dataclass(frozen=True, slots=True)

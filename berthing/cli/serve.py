@@ -15,6 +15,8 @@ import uvicorn
 from berthing.service import Health, build_app, load_config, metrics
 from berthing.service.cell import Cell, CellSettings
 from berthing.service.config import ServeConfig
+from berthing.service.logs import FORMATS
+from berthing.service.logs import configure as configure_logs
 from berthing.store import Capability, open_store
 
 __all__ = ["add_arguments", "run"]
@@ -42,6 +44,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         help="add N simulated hosts (config cell.simulate_hosts; default 0)",
     )
     p.add_argument("--cell", help="cell name (config cell.name; default cell1)")
+    p.add_argument(
+        "--log-format", choices=FORMATS, help="text or json lines (config log.format; text)"
+    )
 
 
 def _with_flags(config: ServeConfig, args: argparse.Namespace) -> ServeConfig:
@@ -49,10 +54,12 @@ def _with_flags(config: ServeConfig, args: argparse.Namespace) -> ServeConfig:
     cell = {k: v for k in ("conductors", "simulate_hosts") if (v := getattr(args, k)) is not None}
     if args.cell is not None:
         cell["name"] = args.cell
+    logs = {"format": args.log_format} if args.log_format is not None else {}
     return msgspec.structs.replace(
         config,
         server=msgspec.structs.replace(config.server, **server),
         cell=msgspec.structs.replace(config.cell, **cell),
+        log=msgspec.structs.replace(config.log, **logs),
     )
 
 
@@ -69,6 +76,7 @@ def _exit_on_sigterm() -> None:
 
 def run(args: argparse.Namespace) -> int:
     config = _with_flags(load_config(args.config), args)
+    configure_logs(config.log.level, config.log.format)
     config.check_exposure()
     c = config.cell
     workers = c.conductors + (1 if c.simulate_hosts else 0)
@@ -86,7 +94,7 @@ def run(args: argparse.Namespace) -> int:
         _exit_on_sigterm()
         try:
             app = build_app(config, store, Health(store, cell.alive))
-            log.warning(
+            log.info(
                 "berthing: Placement on http://%s:%d/, own API on /v1, store %s, %s: %d conductors",
                 config.server.host,
                 config.server.port,

@@ -42,7 +42,7 @@ class ServerProcess:
         args = ["serve", "--port", str(self.port), "--store", store_url, *extra]
         if config is not None:
             args += ["--config", str(config)]
-        self._args = [sys.executable, "-m", "berthing.cli.main", *args]
+        self._args = [sys.executable, "-m", "berthing.cli", *args]
         self._process: subprocess.Popen[bytes] | None = None
         self.start_timeout = start_timeout
 

@@ -103,9 +103,8 @@ class _Server:
         finally:
             took = time.perf_counter() - started
             metrics.request_observer(api, _route(path), scope["method"], status[0], took)
-            log.info(
-                "%s %s %s %d %.1fms", request_id, scope["method"], path, status[0], took * 1000
-            )
+            # The request id is on every line already (service/logs.py).
+            log.info("%s %s %d %.1fms", scope["method"], path, status[0], took * 1000)
 
     async def _dispatch(self, api: str, scope: Scope, receive: Receive, send: Send) -> None:
         if _declared_length(scope) > self.max_body:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import ipaddress
 import os
 from pathlib import Path
+from typing import Literal
 
 import msgspec
 from platformdirs import user_config_dir
@@ -65,6 +66,13 @@ class CellSection(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
     scheduler_config: str | None = None
 
 
+class LogSection(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
+    """The server's logs, to stderr: every line carries its request id."""
+
+    level: Literal["debug", "info", "warning", "error"] = "info"
+    format: Literal["text", "json"] = "text"
+
+
 class ClientSection(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
     """What the operator's commands (``berthing server ...``) use on this machine when no
     flag or environment variable says otherwise."""
@@ -83,6 +91,7 @@ class ServeConfig(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
     cors: CorsSection = CorsSection()
     placement: PlacementSection = PlacementSection()
     client: ClientSection = ClientSection()
+    log: LogSection = LogSection()
 
     def authenticator(self) -> Authenticator:
         grants = {

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import time
 from pathlib import Path
 
+import httpx
 import pytest
 
 from berthing.devtools.server import ServerProcess
@@ -44,3 +46,17 @@ def test_the_cell_stops_when_its_server_is_killed(tmp_path: Path, sig: signal.Si
 
 def _cmdline(pid: int) -> str:
     return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+
+
+@pytest.mark.slow
+def test_json_logs_carry_the_request_id(tmp_path: Path) -> None:
+    """``--log-format json``: every line is a JSON object; a request's access line
+    carries the id the client got in its response header."""
+    store = f"sqlite:///{tmp_path / 'cell.db'}"
+    with ServerProcess(store, tmp_path, "--log-format", "json", "--conductors", "0") as server:
+        answer = httpx.get(f"{server.url}/resource_providers", headers={"x-auth-token": "admin"})
+        request_id = answer.headers["x-openstack-request-id"]
+    lines = [json.loads(line) for line in server.log_path.read_text().splitlines()]  # all JSON
+    assert {"asctime", "level", "name", "request_id", "message"} <= set(lines[0])
+    [access] = [line for line in lines if line["request_id"] == request_id]
+    assert "/resource_providers" in access["message"] and access["level"] == "INFO"

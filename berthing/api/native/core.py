@@ -31,8 +31,8 @@ from berthing.api.http import (
     check_media_type,
     error_body,
     match_route,
-    new_request_id,
     render_error,
+    request_id_of,
     unauthorized,
 )
 from berthing.conductor import Conductor
@@ -108,7 +108,7 @@ class NativeApp:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         request = Request(scope, receive)
-        request_id = new_request_id()
+        request_id = request_id_of(request)
         try:
             response = await self._respond(request)
         except Exception as exc:  # every error is rendered here, and only here

@@ -33,8 +33,8 @@ from berthing.api.http import (
     accepts_json,
     check_media_type,
     error_body,
-    new_request_id,
     render_error,
+    request_id_of,
     unauthorized,
 )
 from berthing.api.placement.microversion import (
@@ -138,7 +138,7 @@ class PlacementApp:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         request = Request(scope, receive)
-        request_id = new_request_id()
+        request_id = request_id_of(request)
         response = await self._respond(request, request_id)
         response.headers[REQUEST_ID] = request_id
         await response(scope, receive, send)
