@@ -18,19 +18,20 @@ import pytest
 from berthing.cli.main import build_parser
 from berthing.devtools.etcd_cluster import free_port
 from berthing.devtools.osc_client import install_client
+from berthing.service import ServeConfig, load_config
 
 README = Path(__file__).parents[1] / "README.md"
 DEFAULT_PORT = "8778"
 
 
-def shell_blocks(section: str | None = None) -> list[str]:
-    """The ```sh blocks of the README, or of one ``## section``."""
+def shell_blocks(section: str | None = None, language: str = "sh") -> list[str]:
+    """The ```sh (or other ``language``) blocks of the README, or of one ``## section``."""
     text = README.read_text()
     if section is not None:
         start = text.index(f"## {section}\n")
         end = text.find("\n## ", start + 1)
         text = text[start : end if end != -1 else None]
-    return re.findall(r"```sh\n(.*?)```", text, flags=re.S)
+    return re.findall(rf"```{language}\n(.*?)```", text, flags=re.S)
 
 
 def berthing_lines() -> list[str]:
@@ -109,3 +110,13 @@ def _server_stopped(session: int) -> None:
 def _in_session(session: int) -> list[str]:
     found = subprocess.run(["pgrep", "-s", str(session)], capture_output=True, text=True)
     return found.stdout.split()
+
+
+def test_the_config_example_loads(tmp_path: Path) -> None:
+    """The README's serve config names every section and only keys that exist."""
+    [block] = shell_blocks("Operating a cell", "toml")
+    path = tmp_path / "berthing.toml"
+    path.write_text(block)
+    config = load_config(path)
+    assert config.auth.tokens["nova"].roles == ["admin"] and config.log.format == "text"
+    assert set(re.findall(r"^\[(\w+)", block, flags=re.M)) == set(ServeConfig.__struct_fields__)
