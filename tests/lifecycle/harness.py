@@ -32,7 +32,7 @@ def drive(
 ) -> None:
     conductors, fleet = list(conductors), list(fleet)
     deadline = time.monotonic() + timeout
-    with _Heartbeats(fleet) as beats:
+    with Heartbeats(fleet) as beats:
         while not until():
             assert time.monotonic() < deadline, "did not settle in time"
             beats.check()
@@ -42,7 +42,7 @@ def drive(
                 a.poll(0)
 
 
-class _Heartbeats:
+class Heartbeats:
     """Live hosts heartbeat every second, as each one's own Agent.run would: in a thread
     of their own, so that a slow pass over many agents here (a loaded machine, a remote
     store) cannot make the conductors' reapers take live hosts for dead ones."""
@@ -52,7 +52,7 @@ class _Heartbeats:
         self._failed: BaseException | None = None
         self._thread = threading.Thread(target=self._run, name="heartbeats", daemon=True)
 
-    def __enter__(self) -> _Heartbeats:
+    def __enter__(self) -> Heartbeats:
         self._thread.start()
         return self
 

@@ -15,7 +15,13 @@ from berthing.scheduler import Scheduler
 from berthing.store import Store, open_store
 from berthing.store.audit import audit
 from tests.lifecycle.conductor_worker import run
-from tests.lifecycle.harness import FLAVOR, agents, assert_usage_matches_live_instances, drive
+from tests.lifecycle.harness import (
+    FLAVOR,
+    Heartbeats,
+    agents,
+    assert_usage_matches_live_instances,
+    drive,
+)
 from tests.procs import start
 
 REQUESTS = 40
@@ -34,10 +40,12 @@ def test_killed_conductor_is_finished_by_another(shared_store_url: str) -> None:
     keys = [submitter.submit(RequestSpec(FLAVOR)) for _ in range(REQUESTS)]
 
     [child] = start(run, [(shared_store_url, 120)])
-    deadline = time.monotonic() + 60
-    while _states(store).count("ACTIVE") < 5:  # let it get well into the work
-        assert time.monotonic() < deadline and child.is_alive()
-        random.choice(fleet).poll(0)
+    deadline = time.monotonic() + 120
+    with Heartbeats(fleet) as beats:  # or the child reaps the hosts as dead
+        while _states(store).count("ACTIVE") < 5:  # let it get well into the work
+            assert time.monotonic() < deadline and child.is_alive()
+            beats.check()
+            random.choice(fleet).poll(0)
     assert child.pid is not None
     os.kill(child.pid, signal.SIGKILL)
     child.join(timeout=30)
