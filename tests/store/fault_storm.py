@@ -18,6 +18,7 @@ import json
 import random
 import time
 from collections.abc import Callable, Sequence
+from multiprocessing.synchronize import Barrier
 from pathlib import Path
 from typing import Any
 
@@ -34,7 +35,7 @@ from berthing.model import (
 )
 from berthing.store import Store, open_store
 from berthing.store.audit import audit
-from tests.procs import join_ok, start
+from tests.procs import SPAWN, join_ok, start
 
 __all__ = [
     "Log",
@@ -51,14 +52,25 @@ Log = dict[str, Any]
 Allocs = dict[str, dict[str, int]]
 #: Share of the storm's claims that also take disk from a pool, when there are pools.
 MULTI_SHARE = 0.3
+#: Seconds the workers may take to open the store.
+START_TIMEOUT = 120.0
 
 
 def storm(
-    url: str, providers: list[str], seconds: float, seed: int, out: str, pools: Sequence[str] = ()
+    url: str,
+    providers: list[str],
+    seconds: float,
+    seed: int,
+    out: str,
+    pools: Sequence[str] = (),
+    start: Barrier | None = None,
 ) -> None:
-    """Claim and release at random for ``seconds``; log what was acknowledged when."""
+    """Claim and release at random for ``seconds`` (from ``start``, once every worker
+    has opened the store); log what was acknowledged when."""
     rng = random.Random(seed)
     store = open_store(url)
+    if start is not None:
+        start.wait(START_TIMEOUT)
     started = time.time()
     acked: dict[str, Allocs] = {}
     log: dict[str, Any] = {
@@ -125,8 +137,11 @@ def run_storm(
     """Run the storm in ``workers`` processes, call ``fault()`` ``fault_at`` seconds in;
     return the workers' logs and the wall-clock time of the fault."""
     outs = [tmp_path / f"storm{i}-{time.monotonic_ns()}.json" for i in range(workers)]
-    args = [(url, providers, seconds, i, str(o), list(pools)) for i, o in enumerate(outs)]
+    # Opening a store takes seconds on a busy box: the storm starts when all are open.
+    together = SPAWN.Barrier(workers + 1)
+    args = [(url, providers, seconds, i, str(o), list(pools), together) for i, o in enumerate(outs)]
     procs = start(storm, args)
+    together.wait(START_TIMEOUT)
     time.sleep(fault_at)  # let the storm get going: the fault must land mid-flight
     at = time.time()
     fault()
