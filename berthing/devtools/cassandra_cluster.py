@@ -415,13 +415,20 @@ class CassandraCluster:
 
     def restart(self, index: int, timeout: float = START_TIMEOUT) -> Node:
         """Start a stopped node again on its data; wait until it and its peers see each other."""
-        node = self.nodes[index]
-        if not node.running:
+        return self.restart_many([index], timeout)[0]
+
+    def restart_many(self, indices: Sequence[int], timeout: float = START_TIMEOUT) -> list[Node]:
+        """Start several stopped nodes at once (as after losing a majority: one at a time
+        would double the wait); wait until each and its peers see each other."""
+        nodes = [self.nodes[i] for i in indices]
+        stopped = [n for n in nodes if not n.running]
+        for node in stopped:
             self._check_ports_free(node)
-            marks = {n.index: n.log_size() for n in self.nodes}
+        marks = {n.index: n.log_size() for n in self.nodes}
+        for node in stopped:
             self._spawn(node, fetch(self.home))
-            self._wait_ready([node], marks, timeout)
-        return node
+        self._wait_ready(stopped, marks, timeout)
+        return nodes
 
     def __enter__(self) -> CassandraCluster:
         return self.start()

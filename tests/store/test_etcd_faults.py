@@ -8,18 +8,14 @@ is there that was not attempted. Each test prints how long the store took to rec
 
 from __future__ import annotations
 
-import json
-import random
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from berthing.devtools.etcd_cluster import EtcdCluster, free_port, wait_until
 from berthing.model import (
-    Claimed,
     Consumer,
     ConsumerNotFound,
     Inventory,
@@ -29,12 +25,12 @@ from berthing.model import (
 )
 from berthing.store import Store, open_store
 from berthing.store.audit import audit
-from tests.procs import join_ok, start
+from tests.store import fault_storm
+from tests.store.fault_storm import Log, check_sound, recovery_seconds
 
 pytestmark = pytest.mark.slow
 
 WORKERS, PROVIDERS, STORM_SECONDS, FAULT_AT = 3, 12, 6.0, 1.5
-Log = dict[str, Any]
 
 
 @pytest.fixture
@@ -44,98 +40,16 @@ def cluster(tmp_path: Path) -> Iterator[EtcdCluster]:
         yield c
 
 
-# -- the storm ------------------------------------------------------------------------
-
-
-def storm(url: str, providers: list[str], seconds: float, seed: int, out: str) -> None:
-    """Claim and release at random for ``seconds``; log what was acknowledged when."""
-    rng = random.Random(seed)
-    store = open_store(url)
-    acked: dict[str, dict[str, dict[str, int]]] = {}
-    log: dict[str, list[Any]] = {
-        "released": [],
-        "maybe_released": [],
-        "unknown": [],
-        "ok_at": [],
-        "errors": [],
-    }
-    conflicts = 0
-    end = time.monotonic() + seconds
-    while time.monotonic() < end:
-        allocs = {rng.choice(providers): {"VCPU": rng.randint(1, 4), "MEMORY_MB": 256}}
-        consumer = Consumer(new_uuid(), f"p{seed}", "u")
-        try:
-            result = store.claim(consumer, allocs)
-        except StoreUnavailable as exc:  # outcome unknown: it may or may not be there
-            log["unknown"].append(consumer.uuid)
-            log["errors"].append(str(exc))
-            continue
-        if isinstance(result, Claimed):
-            acked[consumer.uuid] = allocs
-            log["ok_at"].append(time.time())
-        else:
-            conflicts += 1
-        if acked and rng.random() < 0.25:
-            gone = rng.choice(sorted(acked))
-            try:
-                store.release(gone)
-            except StoreUnavailable as exc:  # outcome unknown: held or released
-                log["maybe_released"].append(gone)
-                log["errors"].append(str(exc))
-                del acked[gone]
-                continue
-            del acked[gone]
-            log["released"].append(gone)
-            log["ok_at"].append(time.time())
-    store.close()
-    Path(out).write_text(json.dumps({**log, "acked": acked, "conflicts": conflicts}))
-
-
 def run_storm(
     url: str, providers: list[str], tmp_path: Path, fault: Callable[[], object]
 ) -> tuple[list[Log], float]:
-    """Run the storm in WORKERS processes, call ``fault()`` FAULT_AT seconds in; return
-    the workers' logs and the wall-clock time of the fault."""
-    outs = [tmp_path / f"storm{i}.json" for i in range(WORKERS)]
-    procs = start(storm, [(url, providers, STORM_SECONDS, i, str(o)) for i, o in enumerate(outs)])
-    time.sleep(FAULT_AT)  # let the storm get going: the fault must land mid-flight
-    fault_at = time.time()
-    fault()
-    join_ok(procs, timeout=STORM_SECONDS + 60)
-    return [json.loads(o.read_text()) for o in outs], fault_at
+    return fault_storm.run_storm(
+        url, providers, tmp_path, fault, workers=WORKERS, seconds=STORM_SECONDS, fault_at=FAULT_AT
+    )
 
 
 def setup_providers(store: Store) -> list[str]:
-    uuids = []
-    for i in range(PROVIDERS):
-        p = store.create_provider(f"h{i}")
-        inv = {"VCPU": Inventory(16), "MEMORY_MB": Inventory(4096)}
-        uuids.append(store.set_inventories(p.uuid, 0, inv).uuid)
-    return uuids
-
-
-def check_sound(store: Store, providers: list[str], logs: list[Log]) -> None:
-    """No over-allocation, usage == allocations, every acknowledged claim present, and
-    every present consumer was at least attempted."""
-    assert audit(store) == []
-    held = {c: a for p in providers for c, a in store.provider_allocations(p).items()}
-    acked = {u: a for log in logs for u, a in log["acked"].items()}
-    unknown = {u for log in logs for u in log["unknown"] + log["maybe_released"]}
-    for uuid, allocs in acked.items():
-        assert store.get_allocations(uuid)[1] == allocs
-    for log in logs:
-        for uuid in log["released"]:
-            with pytest.raises(ConsumerNotFound):
-                store.get_allocations(uuid)
-    assert set(held) <= set(acked) | unknown, "a consumer nobody claimed is holding resources"
-    assert sum(len(log["ok_at"]) for log in logs) > 50, "the storm did not get going"
-
-
-def recovery_seconds(logs: list[Log], fault_at: float) -> float:
-    """Until every worker had an acknowledged write again after the fault."""
-    firsts = [min((t for t in log["ok_at"] if t > fault_at), default=-1.0) for log in logs]
-    assert min(firsts) > 0, "a worker never recovered"
-    return max(firsts) - fault_at
+    return fault_storm.setup_providers(store, PROVIDERS)
 
 
 # -- the faults -----------------------------------------------------------------------

@@ -246,6 +246,7 @@ class CassandraStore(Store):
     def find_providers(self, query: ProviderQuery) -> list[ProviderState]:
         self._check_names(query)
         self._catalogue.poll(FRESH)
+        live = self._read_all() if query.fresh else None
         root = None
         if query.in_tree is not None:
             found = self._catalogue.get(query.in_tree) or self._partitions.read(query.in_tree)
@@ -253,7 +254,20 @@ class CassandraStore(Store):
                 raise ProviderNotFound(query.in_tree)
             root = found.root
         states = self._catalogue.candidates(query, root, query.limit)
-        return [s.state for s in states]
+        return [s.state for s in states if live is None or s.uuid in live]
+
+    def _read_all(self) -> set[str]:
+        """For ``fresh`` queries (audits): every provider read from its partition into
+        the catalogue; the uuids of those that exist. The catalogue alone can lag for
+        good: a writer that dies between its LWT and the publication of its result
+        (SIGKILL, a lost majority outlasting the retries) leaves the catalogue table and
+        the feed with the state before it, until the provider is written again."""
+        self._catalogue.relist()  # providers this process has not heard of
+        states = self._partitions.read_many(self._catalogue.uuids())
+        for uuid, state in states.items():
+            if state is not None:
+                self._catalogue.apply(uuid, state, state.version)
+        return {u for u, state in states.items() if state is not None}
 
     # -- consumers, allocations and usage ---------------------------------------------
 

@@ -137,6 +137,11 @@ class Catalogue:
         with self._lock:
             return StoreShape(bool(self._nested), bool(self._sharing))
 
+    def uuids(self) -> list[str]:
+        """Every provider the catalogue holds as existing."""
+        with self._lock:
+            return [u for u, e in self._entries.items() if isinstance(e, PState)]
+
     def frozen(self) -> list[PState]:
         with self._lock:
             return [e for e in self._entries.values() if isinstance(e, PState) and e.frozen]

@@ -311,12 +311,16 @@ class Consumers:
         self._settle(uuid, op, (_FINALIZE, (*target.values(), self.store, uuid, op)))
 
     def _settle(self, uuid: str, op: str, q: Query) -> None:
-        result = self.cql.cas([q], "settling a consumer")
-        if result is None and self._pclaim(uuid) == op:
-            raise StoreUnavailable(
-                f"Could not settle consumer {uuid} after change {op}.",
-                hint="It stays pending; the next reader of the consumer settles it.",
-            )
+        started = time.monotonic()
+        while self.cql.cas([q], "settling a consumer") is None and self._pclaim(uuid) == op:
+            # Unknown and not landed (the SERIAL read settled that it never will): sent
+            # again, which ``IF pclaim = op`` makes harmless, rather than failing a
+            # change that is already committed with StoreUnavailable.
+            if time.monotonic() - started > self.cql.timeout:
+                raise StoreUnavailable(
+                    f"Could not settle consumer {uuid} after change {op}.",
+                    hint="It stays pending; the next reader of the consumer settles it.",
+                )
 
     def _pclaim(self, uuid: str) -> str | None:
         rows = self.cql.serial_read(_SELECT, (self.store, uuid), "resolving a consumer LWT")

@@ -186,18 +186,34 @@ class Partitions:
         (now or by an earlier attempt of ``op``); raises ``Fenced`` if recovery wrote
         the marker first."""
         queries = self._statements(uuid, op, plan, cond, marker)
-        result = self.cql.cas(queries, what)
-        if result is None:
-            landed = self.marker(uuid, op, serial=True) == marker[0]
-        elif result.applied:
-            landed = True
+        started = time.monotonic()
+        while (result := self.cql.cas(queries, what)) is None:
+            found = self.marker(uuid, op, serial=True)
+            if found != marker[1]:
+                landed = found == marker[0]
+                break
+            # Not landed is not a lost race: its conditions may still hold (a leg frozen
+            # by its own committed change was reported corrupt when a node died under
+            # the storm, tests/store/test_cassandra_faults.py). The SERIAL read completed
+            # or superseded its Paxos round, so it never lands: the same LWT, guarded by
+            # the marker, is sent again.
+            self._unresolved(what, uuid, started)
         else:
-            landed = _marker_of(result.rows) == marker[0]
+            landed = result.applied or _marker_of(result.rows) == marker[0]
             if not landed and _marker_of(result.rows) == "aborted":
                 raise Fenced(f"{what} on {uuid} was stopped by recovery")
         if landed:
             self.publish(uuid, plan.new, plan.version)
         return landed
+
+    def _unresolved(self, what: str, uuid: str, started: float) -> None:
+        if time.monotonic() - started > self.cql.timeout:
+            raise StoreUnavailable(
+                f"{what} on {uuid} kept ending with an unknown outcome for "
+                f"{self.cql.timeout:g}s; it did not land.",
+                hint="Check that a majority of the keyspace's replicas run and reach each "
+                "other (nodetool status), then retry.",
+            )
 
     def fence(self, uuid: str, op: str) -> str:
         """Make sure ``op`` never lands on ``uuid``: write its marker as ``aborted`` unless
