@@ -12,6 +12,7 @@ from pathlib import Path
 from platformdirs import user_cache_dir
 
 from berthing.model import InvalidInput
+from berthing.sim.bench.sites import parse_stores
 
 __all__ = ["QUICK", "BenchOptions", "options_from_args", "parse_counts"]
 
@@ -32,9 +33,10 @@ class BenchOptions:
     """Times a run is repeated while other processes take a noticeable share of the CPU."""
     max_fill: float = 0.8
     """Fewer requests are placed if the cloud would otherwise end up fuller than this."""
-    store: str | None = None
-    """An etcd cluster (``etcd://h:p,...[/prefix]`` or ``etcd-local``) to run every
-    configuration on as well, side by side with SQLite; None: SQLite only."""
+    stores: tuple[str, ...] = ()
+    """Remote engines to run every configuration on as well, side by side with SQLite
+    (``berthing.sim.bench.sites``: ``etcd-local``, ``etcd://...``, ``cassandra-local``,
+    ``cassandra://...``); empty: SQLite only."""
 
     def command(self) -> str:
         """The command line that repeats this run exactly."""
@@ -45,9 +47,10 @@ class BenchOptions:
             f"--requests {self.requests}",
             f"--warmup {self.warmup}",
             f"--seed {self.seed}",
+            f"--reruns {self.reruns}",
         ]
-        if self.store is not None:
-            parts.append(f"--store {self.store}")
+        if self.stores:
+            parts.append(f"--store {','.join(('sqlite', *self.stores))}")
         return " ".join(parts)
 
 
@@ -82,7 +85,7 @@ def options_from_args(args: argparse.Namespace) -> BenchOptions:
         "output": args.output,
         "markdown": args.markdown,
         "reruns": args.reruns,
-        "store": getattr(args, "store", None),
+        "stores": parse_stores(args.store) if getattr(args, "store", None) else None,
     }
     values = {k: v for k, v in given.items() if v is not None}
     opts = replace(base, **values)
