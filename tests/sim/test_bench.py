@@ -286,6 +286,26 @@ def test_store_specs_keep_commas_inside_urls_and_come_in_engine_order() -> None:
         parse_stores(["etcd-local,etcd://a:1"])
 
 
+def test_options_name_engines_and_their_largest_cloud_and_repeat_as_given() -> None:
+    from berthing.cli.main import build_parser
+    from berthing.sim.bench.options import options_from_args
+
+    argv = ["bench", "scheduler", "--sizes", "1k,10k", "--schedulers", "1,4"]
+    argv += ["--store", "sqlite,etcd-local", "--store", "cassandra-local:39042"]
+    opts = options_from_args(build_parser().parse_args([*argv, "--max-size", "cassandra=3k"]))
+    assert opts.stores == ("etcd-local", "cassandra-local:39042")
+    assert opts.max_size("cassandra") == 3000 and opts.max_size("etcd") is None
+    assert opts.command().endswith(
+        "--store sqlite,etcd-local,cassandra-local:39042 --max-size cassandra=3000"
+    )
+    again = options_from_args(build_parser().parse_args(opts.command().split()[1:]))
+    assert again == opts
+    with pytest.raises(InvalidInput, match="not a remote engine"):
+        options_from_args(build_parser().parse_args([*argv, "--max-size", "sqlite=10"]))
+    with pytest.raises(SystemExit):
+        build_parser().parse_args([*argv, "--max-size", "cassandra"])
+
+
 def test_anchor_targets_judge_only_their_engine_with_4_schedulers() -> None:
     from dataclasses import replace
 

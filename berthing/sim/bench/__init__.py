@@ -20,7 +20,7 @@ __all__ = ["add_arguments", "run"]
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    from berthing.sim.bench.options import parse_counts
+    from berthing.sim.bench.options import parse_counts, parse_max_size
 
     kinds = parser.add_subparsers(dest="bench", required=True, metavar="{scheduler,api}")
     _api_arguments(
@@ -57,6 +57,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "(default port 9142); a *-local engine is a throwaway 3-member cluster on "
         "127.0.0.1 started for the run. Each engine's bare compare-and-set anchor is "
         "measured in the same run",
+    )
+    p.add_argument(
+        "--max-size",
+        type=parse_max_size,
+        action="append",
+        metavar="ENGINE=PROVIDERS",
+        help="run that remote engine only on the sizes up to PROVIDERS (repeatable), e.g. "
+        "cassandra=3000: registering 10k providers on a local Cassandra takes half an "
+        "hour on two busy cores",
     )
     p.add_argument("--quick", action="store_true", help="a small run for CI (200 providers)")
 

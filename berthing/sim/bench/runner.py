@@ -59,7 +59,10 @@ def run_benchmark(opts: BenchOptions, progress: Progress) -> Report:
             task = progress.add_task(f"cloud of {size:,} providers", total=size)
             path, summary = template(opts.store_dir, size, opts.seed, _advance_to(progress, task))
             stores: list[_Store] = [_SqliteStore(opts.store_dir, path, summary.hosts)]
-            stores += [_remote_cloud(site, size, opts.seed, progress, notes) for site in sites]
+            stores += [
+                _remote_cloud(site, size, opts.seed, progress, notes)
+                for site in _sites_for(opts, sites, size, notes)
+            ]
             for procs in opts.schedulers:
                 requests = _requests_for(opts, summary, procs, notes)
                 for store in stores:
@@ -100,6 +103,22 @@ def _anchors(sites: Sequence[Site], progress: Progress, notes: list[str]) -> lis
                 f"{site.engine} cluster not started here: its members' CPU counts as other load"
             )
     return anchors
+
+
+def _sites_for(
+    opts: BenchOptions, sites: Sequence[Site], size: int, notes: list[str]
+) -> list[Site]:
+    """The engines that run clouds of ``size`` providers (``--max-size``)."""
+    out = []
+    for site in sites:
+        cap = opts.max_size(site.engine)
+        if cap is not None and size > cap:
+            notes.append(
+                f"{site.engine}: {size:,} providers not run (--max-size {site.engine}={cap})"
+            )
+        else:
+            out.append(site)
+    return out
 
 
 def _remote_cloud(
