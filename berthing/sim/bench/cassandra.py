@@ -40,10 +40,12 @@ CYCLE = "SERIAL read + UPDATE ... IF version = n, one partition"
 #: Keyspace names are at most 48 characters; the scratch one adds this many.
 _SCRATCH_SUFFIX = len("_bench_20250101_000000")
 
-_TABLE = "CREATE TABLE IF NOT EXISTS bench_cas (k text PRIMARY KEY, version bigint)"
-_FIRST = "INSERT INTO bench_cas (k, version) VALUES (?, 0) IF NOT EXISTS"
-_READ = "SELECT version FROM bench_cas WHERE k = ?"
-_WRITE = "UPDATE bench_cas SET version = ? WHERE k = ? IF version = ?"
+# Table names are qualified with the keyspace (``{ks}``): no USE, which may not have
+# reached every pooled connection of a fresh keyspace yet.
+_TABLE = "CREATE TABLE IF NOT EXISTS {ks}.bench_cas (k text PRIMARY KEY, version bigint)"
+_FIRST = "INSERT INTO {ks}.bench_cas (k, version) VALUES (?, 0) IF NOT EXISTS"
+_READ = "SELECT version FROM {ks}.bench_cas WHERE k = ?"
+_WRITE = "UPDATE {ks}.bench_cas SET version = ? WHERE k = ? IF version = ?"
 
 
 class CassandraSite(Site):
@@ -80,7 +82,7 @@ class CassandraSite(Site):
         try:
             self.created = True
             ensure_schema(cql, self.keyspace, parse_url(url).replication)
-            cql.ddl(_TABLE)
+            cql.ddl(_TABLE.format(ks=self.keyspace))
         finally:
             cql.close()
         return measure(self.engine, CYCLE, _lwt_client, url, progress=say)
@@ -149,18 +151,18 @@ def _lwt_client(url: str, index: int) -> Iterator[Cycle]:
     config = parse_url(url)
     cql = Cql(config)
     try:
-        cql.use(config.keyspace)
         key = f"{config.store}-{index}"
-        cql.cas([(_FIRST, (key,))], "the anchor's first write")
-        yield lambda: _cycle(cql, key)
+        cql.cas([(_FIRST.format(ks=config.keyspace), (key,))], "the anchor's first write")
+        yield lambda: _cycle(cql, config.keyspace, key)
     finally:
         cql.close()
 
 
-def _cycle(cql: Cql, key: str) -> bool:
-    [row] = cql.serial_read(_READ, (key,), "the anchor's read")
+def _cycle(cql: Cql, keyspace: str, key: str) -> bool:
+    [row] = cql.serial_read(_READ.format(ks=keyspace), (key,), "the anchor's read")
     version = int(row["version"])
-    result = cql.cas([(_WRITE, (version + 1, key, version))], "the anchor's LWT")
+    write = _WRITE.format(ks=keyspace)
+    result = cql.cas([(write, (version + 1, key, version))], "the anchor's LWT")
     if result is None:
         return False  # outcome unknown (a timeout): not counted; the next read tells
     if not result.applied:
