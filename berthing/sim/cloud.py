@@ -12,6 +12,7 @@ from __future__ import annotations
 import random
 import uuid as uuidlib
 from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import ClassVar
 
@@ -61,6 +62,8 @@ ZONES = ("az1", "az2", "az3")
 SUMMARY_KEY = "summary"
 #: Providers registered per ``bulk()`` block: progress shows, the write lock is let go.
 CHUNK = 500
+#: Providers between progress reports when registering from several threads.
+PROGRESS_EVERY = 20
 GiB = 1024
 COMPUTE_CLASSES = ("VCPU", "MEMORY_MB", "DISK_GB")
 
@@ -152,12 +155,20 @@ class _Host:
 
 
 def build_cloud(
-    store: Store, hosts: int, seed: int, progress: Callable[[int], None] | None = None
+    store: Store,
+    hosts: int,
+    seed: int,
+    progress: Callable[[int], None] | None = None,
+    threads: int = 1,
 ) -> CloudSummary:
     """Register ``hosts`` providers (the same cloud for the same seed) into ``store``.
 
     ``progress`` is called with the number of providers registered so far. The summary
     is also written to the store as a record, so ``load_summary`` can find it later.
+    ``threads`` > 1 registers that many providers at once (the store contract is
+    thread-safe): a remote engine waits on round trips, not on its own CPU. Only the
+    providers' creation order then varies; their shuffled sampling order is random on
+    every backend anyway.
     """
     rng = random.Random(seed)
     for rc in (GPU_CLASS, *BAREMETAL_CLASSES):
@@ -166,12 +177,15 @@ def build_cloud(
     for name, aggregate in zones.items():
         define_zone(store, name, aggregate)
     plan = _plan(hosts, rng)
-    for start in range(0, len(plan), CHUNK):
-        with store.bulk():
-            for host in plan[start : start + CHUNK]:
-                _register(store, host, zones[host.zone])
-        if progress is not None:
-            progress(min(start + CHUNK, len(plan)))
+    if threads > 1:
+        _register_threaded(store, plan, zones, threads, progress)
+    else:
+        for start in range(0, len(plan), CHUNK):
+            with store.bulk():
+                for host in plan[start : start + CHUNK]:
+                    _register(store, host, zones[host.zone])
+            if progress is not None:
+                progress(min(start + CHUNK, len(plan)))
     summary = _summarize(plan, seed, zones)
     store.put_record(SUMMARY_KEY, summary)
     return summary
@@ -224,6 +238,20 @@ def _register(store: Store, host: _Host, aggregate: str) -> None:
     if host.traits:
         provider = store.set_traits(provider.uuid, provider.generation, host.traits)
     store.set_aggregates(provider.uuid, provider.generation, [aggregate])
+
+
+def _register_threaded(
+    store: Store,
+    plan: list[_Host],
+    zones: Mapping[str, str],
+    threads: int,
+    progress: Callable[[int], None] | None,
+) -> None:
+    with ThreadPoolExecutor(threads) as pool:
+        done = pool.map(lambda h: _register(store, h, zones[h.zone]), plan)
+        for count, _ in enumerate(done, 1):
+            if progress is not None and (count % PROGRESS_EVERY == 0 or count == len(plan)):
+                progress(count)
 
 
 def _summarize(plan: list[_Host], seed: int, zones: dict[str, str]) -> CloudSummary:

@@ -1,5 +1,6 @@
-"""``berthing bench scheduler --quick``, as CI runs it: the report is checked for content
-(numbers present and sane, the stores sound), never for speed."""
+"""``berthing bench scheduler --quick``, as CI runs it, and side by side with etcd and
+Cassandra: the report is checked for content (numbers present and sane, the stores
+sound, every anchor and target where it belongs), never for speed."""
 
 from __future__ import annotations
 
@@ -10,11 +11,22 @@ from typing import Any
 import pytest
 
 from berthing.cli.main import main
+from berthing.devtools.cassandra_cluster import CassandraCluster
 from berthing.devtools.etcd_cluster import EtcdCluster
+from berthing.model import InvalidInput
+from berthing.sim.bench.anchor import Anchor
 from berthing.sim.bench.results import RunResult, percentile
-from berthing.sim.bench.targets import check
+from berthing.sim.bench.sites import parse_stores
+from berthing.sim.bench.targets import (
+    ANCHOR_TARGETS,
+    ETCD_TARGET,
+    anchor_target,
+    check,
+    check_anchor,
+)
 from berthing.store import open_store
 from berthing.store.audit import audit
+from tests.cassandra_fixtures import Running
 
 
 @pytest.fixture(scope="module")
@@ -152,22 +164,16 @@ def test_etcd_side_by_side_reports_both_stores_and_the_anchor(
         ("sqlite", 2),
         ("etcd", 2),
     ]
-    for r in runs:
-        assert r["placements"] > 0 and r["audit_problems"] == []
-        assert r["placements"] + r["no_valid_host"] == r["requests"]
-        assert 0 < r["p50_ms"] <= r["p99_ms"]
-    by = {(r["store"], r["schedulers"]): r for r in runs}
-    # The same cloud and streams on both stores, and the etcd cloud released between
-    # runs: each run ends exactly as full as its SQLite twin.
-    for procs in (1, 2):
-        assert by[("etcd", procs)]["fill"] == pytest.approx(by[("sqlite", procs)]["fill"])
-    assert by[("etcd", 1)]["store_cpu"] is None  # a cluster the bench did not start
-    assert set(report["anchor"]["cas_per_s"]) == {"1", "4"}
-    assert all(v > 0 for v in report["anchor"]["cas_per_s"].values())
+    _check_runs(runs)
+    assert runs[1]["store_cpu"] is None  # a cluster the bench did not start
+    [anchor] = report["anchors"]
+    _check_anchor(anchor, "etcd")
     [one, two] = report["comparison"]
     assert (one["schedulers"], two["schedulers"]) == (1, 2)
-    assert one["rate_ratio"] == pytest.approx(one["etcd_per_s"] / one["sqlite_per_s"])
-    assert "--store etcd://" in report["command"]
+    assert one["rate_ratio"] == pytest.approx(one["per_s"] / one["sqlite_per_s"])
+    assert one["anchor_share"] == pytest.approx(one["per_s"] / anchor["cas_per_s"]["1"])
+    assert two["anchor_per_s"] is None  # no anchor measured with 2 clients
+    assert "--store sqlite,etcd://" in report["command"]
     # No 4-scheduler run, so no etcd verdict; SQLite's targets never judge etcd runs.
     assert {t["target"] for t in report["targets"]} == {"retries < 2% below 90% full"}
     assert all(t["schedulers"] in (1, 2) for t in report["targets"])
@@ -176,15 +182,145 @@ def test_etcd_side_by_side_reports_both_stores_and_the_anchor(
     assert not etcd_cluster.scan("/benchtest-bench-")
 
 
-def test_etcd_target_judges_only_etcd_runs_with_4_schedulers() -> None:
-    from dataclasses import replace
+@pytest.mark.slow
+def test_three_engines_side_by_side_with_both_anchors(
+    etcd_cluster: EtcdCluster, cassandra_cluster: CassandraCluster | Running, tmp_path: Path
+) -> None:
+    """``--store etcd://...,cassandra://...``: SQLite, etcd and Cassandra run the same
+    clouds and streams in one invocation; each remote engine's anchor is measured with
+    1 and 4 clients and its target judged on its 4-scheduler run; the Cassandra cloud
+    is reset between runs like etcd's, and the scratch keyspace is dropped at the end.
+    Content only, never speed."""
+    out = tmp_path / "results.json"
+    stores = f"sqlite,{etcd_cluster.url('benchtest3')},{cassandra_cluster.url('benchtest')}"
+    argv = ["bench", "scheduler", "--sizes", "40", "--schedulers", "1,4", "--requests", "4"]
+    argv += ["--warmup", "1", "--reruns", "0", "--store", stores]
+    assert main([*argv, "--store-dir", str(tmp_path), "--output", str(out)]) == 0
+    report = json.loads(out.read_text())
+    runs = report["runs"]
+    engines = ["sqlite", "etcd", "cassandra"]
+    assert [(r["store"], r["schedulers"]) for r in runs] == [
+        (e, n) for n in (1, 4) for e in engines
+    ]
+    _check_runs(runs)
+    anchors = {a["engine"]: a for a in report["anchors"]}
+    assert list(anchors) == ["etcd", "cassandra"]
+    for engine, anchor in anchors.items():
+        _check_anchor(anchor, engine)
+    assert "SERIAL read" in anchors["cassandra"]["cycle"]
+    comparison = report["comparison"]
+    assert [(c["store"], c["schedulers"]) for c in comparison] == [
+        ("etcd", 1),
+        ("cassandra", 1),
+        ("etcd", 4),
+        ("cassandra", 4),
+    ]
+    for c in comparison:
+        rate = anchors[c["store"]]["cas_per_s"][str(c["schedulers"])]
+        assert c["anchor_per_s"] == rate
+        assert c["anchor_share"] == pytest.approx(c["per_s"] / rate)
+    verdicts = {t["target"]: t for t in report["targets"] if t["target"] in _ANCHOR_TARGETS}
+    assert set(verdicts) == set(_ANCHOR_TARGETS)
+    for engine in ("etcd", "cassandra"):
+        v = verdicts[anchor_target(engine)]
+        assert v["schedulers"] == 4 and v["size"] == 40
+        share = ANCHOR_TARGETS[engine][0]
+        assert v["limit"] == pytest.approx(share * anchors[engine]["cas_per_s"]["4"])
+        assert v["met"] == (v["value"] >= v["limit"])
+    assert report["command"].endswith(f"--store {stores}")
+    assert parse_stores([stores]) == (
+        etcd_cluster.url("benchtest3"),
+        cassandra_cluster.url("benchtest"),
+    )
+    assert not etcd_cluster.scan("/benchtest3-bench-")
+    assert not _keyspaces(cassandra_cluster.url("benchtest"), "benchtest_bench_")
 
-    from berthing.sim.bench.targets import ETCD_TARGET, check_etcd
+
+_ANCHOR_TARGETS = {anchor_target(e) for e in ("etcd", "cassandra")}
+
+
+def _check_runs(runs: list[dict[str, Any]]) -> None:
+    """Every run sound; each remote run ends exactly as full as its SQLite twin (the
+    same cloud and streams, and the remote cloud released between runs)."""
+    for r in runs:
+        assert r["placements"] > 0 and r["audit_problems"] == []
+        assert r["placements"] + r["no_valid_host"] == r["requests"]
+        assert 0 < r["p50_ms"] <= r["p99_ms"]
+    sqlite = {r["schedulers"]: r for r in runs if r["store"] == "sqlite"}
+    for r in runs:
+        assert r["fill"] == pytest.approx(sqlite[r["schedulers"]]["fill"]), r["store"]
+
+
+def _check_anchor(anchor: dict[str, Any], engine: str) -> None:
+    assert anchor["engine"] == engine and anchor["seconds"] > 0
+    assert set(anchor["cas_per_s"]) == set(anchor["p50_ms"]) == {"1", "4"}
+    assert all(v > 0 for v in anchor["cas_per_s"].values())
+    assert all(v > 0 for v in anchor["p50_ms"].values())
+
+
+def _keyspaces(url: str, prefix: str) -> list[str]:
+    from berthing.store.cassandra.config import parse_url
+    from berthing.store.cassandra.session import Cql
+
+    cql = Cql(parse_url(url))
+    try:
+        rows = cql.read("SELECT keyspace_name FROM system_schema.keyspaces")
+    finally:
+        cql.close()
+    return [str(r["keyspace_name"]) for r in rows if str(r["keyspace_name"]).startswith(prefix)]
+
+
+def test_store_specs_keep_commas_inside_urls_and_come_in_engine_order() -> None:
+    assert parse_stores(["cassandra-local:39042,sqlite,etcd://a:1,b:2,c:3/p"]) == (
+        "etcd://a:1,b:2,c:3/p",
+        "cassandra-local:39042",
+    )
+    assert parse_stores(["etcd-local", "cassandra://h1,h2,h3:9042/ks"]) == (
+        "etcd-local",
+        "cassandra://h1,h2,h3:9042/ks",
+    )
+    assert parse_stores(["sqlite"]) == ()
+    with pytest.raises(InvalidInput, match="not an engine"):
+        parse_stores(["mysql://x"])
+    with pytest.raises(InvalidInput, match="twice"):
+        parse_stores(["etcd-local,etcd://a:1"])
+
+
+def test_options_name_engines_and_their_largest_cloud_and_repeat_as_given() -> None:
+    from berthing.cli.main import build_parser
+    from berthing.sim.bench.options import options_from_args
+
+    argv = ["bench", "scheduler", "--sizes", "1k,10k", "--schedulers", "1,4"]
+    argv += ["--store", "sqlite,etcd-local", "--store", "cassandra-local:39042"]
+    opts = options_from_args(build_parser().parse_args([*argv, "--max-size", "cassandra=3k"]))
+    assert opts.stores == ("etcd-local", "cassandra-local:39042")
+    assert opts.max_size("cassandra") == 3000 and opts.max_size("etcd") is None
+    assert opts.command().endswith(
+        "--store sqlite,etcd-local,cassandra-local:39042 --max-size cassandra=3000"
+    )
+    again = options_from_args(build_parser().parse_args(opts.command().split()[1:]))
+    assert again == opts
+    with pytest.raises(InvalidInput, match="not a remote engine"):
+        options_from_args(build_parser().parse_args([*argv, "--max-size", "sqlite=10"]))
+    with pytest.raises(SystemExit):
+        build_parser().parse_args([*argv, "--max-size", "cassandra"])
+
+
+def test_anchor_targets_judge_only_their_engine_with_4_schedulers() -> None:
+    from dataclasses import replace
 
     sqlite = _run(10_000, 4, p99=4.0, rate=900.0, retries=0.0)
     etcd = replace(sqlite, store="etcd", placements_per_s=240.0)
-    [v] = check_etcd([sqlite, etcd, replace(etcd, schedulers=2)], cas_4_clients=500.0)
+    cassandra = replace(sqlite, store="cassandra", placements_per_s=30.0)
+    runs = [sqlite, etcd, replace(etcd, schedulers=2), cassandra]
+    etcd_anchor = Anchor("etcd", "cycle", {1: 100.0, 4: 500.0}, {1: 1.0, 4: 2.0}, 3.0)
+    [v] = check_anchor(runs, etcd_anchor)
     assert v.target == ETCD_TARGET and v.limit == pytest.approx(300.0)
     assert not v.met and v.margin == pytest.approx(-0.2)
-    assert all(v.target != ETCD_TARGET for v in check([sqlite, etcd]))
-    assert len(check([sqlite, etcd])) == 3  # the etcd run answers to no SQLite target
+    cassandra_anchor = Anchor("cassandra", "cycle", {1: 30.0, 4: 50.0}, {1: 1.0, 4: 2.0}, 3.0)
+    [v] = check_anchor(runs, cassandra_anchor)
+    assert v.target == anchor_target("cassandra") and v.limit == pytest.approx(25.0)
+    assert v.met and v.margin == pytest.approx(0.2)
+    assert check_anchor(runs, replace(cassandra_anchor, rates={1: 30.0})) == []
+    assert all(v.target not in _ANCHOR_TARGETS for v in check(runs))
+    assert len(check(runs)) == 3  # the remote runs answer to no SQLite target

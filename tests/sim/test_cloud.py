@@ -6,7 +6,7 @@ from __future__ import annotations
 import random
 from dataclasses import replace
 
-from berthing.model import Consumer, ProviderQuery, new_uuid
+from berthing.model import Consumer, ProviderQuery, ProviderState, new_uuid
 from berthing.scheduler.groups import zone_aggregate
 from berthing.sim.cloud import SHAPES, ZONES, build_cloud, cloud_fill, load_summary
 from berthing.store import Store, open_store
@@ -42,6 +42,24 @@ def test_same_seed_same_cloud(tmp_path: object) -> None:
 
     assert names(1) == names(1)
     assert names(1) != names(2)
+
+
+def test_threads_register_the_same_cloud(store: Store) -> None:
+    """``threads`` > 1 (how the benchmark fills a remote engine): the same providers,
+    inventories, traits and aggregates as one thread registers, progress to the end."""
+    seen: list[int] = []
+    summary = build_cloud(store, HOSTS, seed=5, progress=seen.append, threads=4)
+    assert seen[-1] == HOSTS and seen == sorted(seen)
+    with open_store("sqlite://") as one:
+        assert build_cloud(one, HOSTS, seed=5) == summary
+        expected = {_shape_of(x) for x in _all(one)}
+    assert {_shape_of(x) for x in _all(store)} == expected
+
+
+def _shape_of(state: ProviderState) -> tuple[object, ...]:
+    p = state.provider
+    inventories = tuple(sorted((rc, inv.total) for rc, inv in state.inventories.items()))
+    return (p.uuid, p.name, p.traits, p.aggregates, inventories)
 
 
 def test_candidate_query_agrees_with_a_full_scan(store: Store) -> None:

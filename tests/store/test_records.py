@@ -168,3 +168,14 @@ def test_get_many(store: Store) -> None:
     got = store.get_records(KINDS["stats"], ["a", "b", "missing"])
     assert {k: value(r)["n"] for k, r in got.items()} == {"a": 1, "b": 2}
     assert store.get_records(KINDS["stats"], []) == {}
+
+
+def test_get_many_across_many_groups(store: Store) -> None:
+    """Keys of many groups at once (hashed and per-host ones, more than one request's
+    worth on Cassandra): each record found with its own value, absent keys left out."""
+    keys = [f"s{i}" for i in range(12)] + [f"host{i}/x" for i in range(11)]
+    for i, key in enumerate(keys):
+        put(store, "stats", key, {"n": i})
+    wanted = [*keys, "absent", "host3/absent", "host99/x", keys[0]]
+    got = store.get_records(KINDS["stats"], wanted)
+    assert {k: value(r)["n"] for k, r in got.items()} == {k: i for i, k in enumerate(keys)}

@@ -1,10 +1,12 @@
 """``berthing bench scheduler``: placement latency and throughput on synthetic clouds.
 
 Per cloud size, one SQLite template store is built (once, through the Store contract)
-and copied for every run; per run, N scheduler processes place a seeded request
-stream through ``Scheduler.select_destinations`` against the copy. The report gives
-p50/p99 latency per call, placements per second, conflicts and retries, peak RSS, how
-full the cloud ended, an audit of the store, and a verdict on each target.
+and copied for every run; per run, N scheduler processes place a seeded request stream
+through ``Scheduler.select_destinations`` against the copy, and against the same cloud
+on each remote engine named by ``--store``. The report gives p50/p99 latency per call,
+placements per second, conflicts and retries, peak RSS, how full the cloud ended, an
+audit of the store, each remote engine's bare compare-and-set rate, and a verdict on
+each target.
 
 Only ``argparse`` is imported here: the CLI builds its parser on every invocation.
 """
@@ -18,7 +20,7 @@ __all__ = ["add_arguments", "run"]
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    from berthing.sim.bench.options import parse_counts
+    from berthing.sim.bench.options import parse_counts, parse_max_size
 
     kinds = parser.add_subparsers(dest="bench", required=True, metavar="{scheduler,api}")
     _api_arguments(
@@ -47,9 +49,23 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     p.add_argument(
         "--store",
-        help="also run every configuration on etcd, side by side with SQLite: "
-        "etcd://host:port,host:port,host:port[/prefix], or etcd-local to start a "
-        "throwaway 3-member cluster on 127.0.0.1 for the run",
+        action="append",
+        help="also run every configuration on these engines, side by side with SQLite "
+        "(comma-separated, or the option repeated): etcd://host:port,host:port,host:port"
+        "[/prefix] or etcd-local; cassandra://host,host,host[:port]/keyspace (the bench "
+        "works in a scratch keyspace it creates and drops) or cassandra-local[:port] "
+        "(default port 9142); a *-local engine is a throwaway 3-member cluster on "
+        "127.0.0.1 started for the run. Each engine's bare compare-and-set anchor is "
+        "measured in the same run",
+    )
+    p.add_argument(
+        "--max-size",
+        type=parse_max_size,
+        action="append",
+        metavar="ENGINE=PROVIDERS",
+        help="run that remote engine only on the sizes up to PROVIDERS (repeatable), e.g. "
+        "cassandra=3000: registering 10k providers on a local Cassandra takes half an "
+        "hour on two busy cores",
     )
     p.add_argument("--quick", action="store_true", help="a small run for CI (200 providers)")
 

@@ -13,7 +13,7 @@ from platformdirs import user_cache_dir
 
 from berthing.model import InvalidInput
 
-__all__ = ["QUICK", "BenchOptions", "options_from_args", "parse_counts"]
+__all__ = ["QUICK", "BenchOptions", "options_from_args", "parse_counts", "parse_max_size"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,9 +32,16 @@ class BenchOptions:
     """Times a run is repeated while other processes take a noticeable share of the CPU."""
     max_fill: float = 0.8
     """Fewer requests are placed if the cloud would otherwise end up fuller than this."""
-    store: str | None = None
-    """An etcd cluster (``etcd://h:p,...[/prefix]`` or ``etcd-local``) to run every
-    configuration on as well, side by side with SQLite; None: SQLite only."""
+    stores: tuple[str, ...] = ()
+    """Remote engines to run every configuration on as well, side by side with SQLite
+    (``berthing.sim.bench.sites``: ``etcd-local``, ``etcd://...``, ``cassandra-local``,
+    ``cassandra://...``); empty: SQLite only."""
+    max_sizes: tuple[tuple[str, int], ...] = ()
+    """(engine, providers): that engine runs only the sizes up to this many providers
+    (registering a large cloud on Cassandra takes long on a small machine)."""
+
+    def max_size(self, engine: str) -> int | None:
+        return dict(self.max_sizes).get(engine)
 
     def command(self) -> str:
         """The command line that repeats this run exactly."""
@@ -45,9 +52,11 @@ class BenchOptions:
             f"--requests {self.requests}",
             f"--warmup {self.warmup}",
             f"--seed {self.seed}",
+            f"--reruns {self.reruns}",
         ]
-        if self.store is not None:
-            parts.append(f"--store {self.store}")
+        if self.stores:
+            parts.append(f"--store {','.join(('sqlite', *self.stores))}")
+        parts += [f"--max-size {engine}={n}" for engine, n in self.max_sizes]
         return " ".join(parts)
 
 
@@ -70,7 +79,19 @@ def parse_counts(text: str) -> tuple[int, ...]:
     return tuple(counts)
 
 
+def parse_max_size(text: str) -> tuple[str, int]:
+    """``"cassandra=3k"`` -> ``("cassandra", 3000)``."""
+    engine, sep, count = text.partition("=")
+    if not sep or not engine.strip():
+        raise argparse.ArgumentTypeError(f"{text!r} is not ENGINE=PROVIDERS, e.g. cassandra=3000")
+    [value] = parse_counts(count)
+    return engine.strip(), value
+
+
 def options_from_args(args: argparse.Namespace) -> BenchOptions:
+    # Here, not at the top: the CLI imports this module to build its parser.
+    from berthing.sim.bench.sites import ENGINES, parse_stores
+
     base = QUICK if args.quick else BenchOptions()
     given = {
         "sizes": args.sizes,
@@ -82,10 +103,17 @@ def options_from_args(args: argparse.Namespace) -> BenchOptions:
         "output": args.output,
         "markdown": args.markdown,
         "reruns": args.reruns,
-        "store": getattr(args, "store", None),
+        "stores": parse_stores(args.store) if getattr(args, "store", None) else None,
+        "max_sizes": tuple(args.max_size) if getattr(args, "max_size", None) else None,
     }
     values = {k: v for k, v in given.items() if v is not None}
     opts = replace(base, **values)
     if opts.requests < 1 or opts.warmup < 0 or opts.reruns < 0:
         raise InvalidInput("--requests must be at least 1, --warmup and --reruns at least 0.")
+    unknown = {e for e, _ in opts.max_sizes} - set(ENGINES)
+    if unknown:
+        raise InvalidInput(
+            f"--max-size names {', '.join(sorted(unknown))}, not a remote engine.",
+            hint=f"Use one of {', '.join(ENGINES)}, e.g. --max-size cassandra=3000.",
+        )
     return opts

@@ -34,19 +34,22 @@ COLUMNS: tuple[tuple[str, Any], ...] = (
     ("CPU ms/place", lambda r: f"{r.cpu_ms_per_placement:.2f}"),
     ("other load", lambda r: "?" if r.other_cpu is None else f"{r.other_cpu:.0%}"),
     ("calib ms", lambda r: f"{r.calibration_ms:.0f}"),
-    ("etcd CPU", lambda r: "-" if r.store_cpu is None else f"{r.store_cpu:.0%}"),
+    ("store CPU", lambda r: "-" if r.store_cpu is None else f"{r.store_cpu:.0%}"),
     ("full", lambda r: f"{r.fill_max:.1%}"),
     ("audit", lambda r: "ok" if not r.audit_problems else f"{len(r.audit_problems)} problems"),
 )
 PHASES = ("query", "claim", "records", "other")
 COMPARISON = (
+    "store",
     "providers",
     "sched",
     "SQLite placements/s",
-    "etcd placements/s",
-    "etcd/SQLite placements/s",
-    "etcd/SQLite p50",
-    "etcd/SQLite p99",
+    "placements/s",
+    "/SQLite placements/s",
+    "/SQLite p50",
+    "/SQLite p99",
+    "anchor/s, as many clients",
+    "share of anchor",
 )
 
 
@@ -57,8 +60,8 @@ class Report:
     runs: Sequence[RunResult]
     verdicts: Sequence[Verdict]
     notes: list[str] = field(default_factory=list)
-    anchor: dict[str, Any] | None = None
-    """The bare CAS rates measured on the etcd cluster (``etcd.Anchor.to_dict``)."""
+    anchors: Sequence[dict[str, Any]] = ()
+    """Each remote engine's bare compare-and-set rates (``anchor.Anchor.to_dict``)."""
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -67,27 +70,34 @@ class Report:
             "runs": [r.to_dict() for r in self.runs],
             "targets": [{**_verdict_dict(v), "margin": round(v.margin, 4)} for v in self.verdicts],
             "notes": self.notes,
-            "anchor": self.anchor,
+            "anchors": list(self.anchors),
             "comparison": self.comparison(),
         }
 
     def comparison(self) -> list[dict[str, Any]]:
-        """Per (size, schedulers) run on both stores: etcd's figures over SQLite's."""
+        """Per remote run with a SQLite twin (same size and schedulers): its figures over
+        SQLite's, and its placements/s over its engine's anchor with as many clients as
+        it had schedulers (None where that was not measured)."""
         sqlite = {(r.size, r.schedulers): r for r in self.runs if r.store == "sqlite"}
+        rates = {a["engine"]: a["cas_per_s"] for a in self.anchors}
         out = []
         for e in self.runs:
             s = sqlite.get((e.size, e.schedulers))
-            if e.store != "etcd" or s is None:
+            if e.store == "sqlite" or s is None:
                 continue
+            anchor = rates.get(e.store, {}).get(str(e.schedulers))
             out.append(
                 {
+                    "store": e.store,
                     "size": e.size,
                     "schedulers": e.schedulers,
                     "sqlite_per_s": s.placements_per_s,
-                    "etcd_per_s": e.placements_per_s,
+                    "per_s": e.placements_per_s,
                     "rate_ratio": _ratio(e.placements_per_s, s.placements_per_s),
                     "p50_ratio": _ratio(e.p50_ms, s.p50_ms),
                     "p99_ratio": _ratio(e.p99_ms, s.p99_ms),
+                    "anchor_per_s": anchor,
+                    "anchor_share": None if anchor is None else _ratio(e.placements_per_s, anchor),
                 }
             )
         return out
@@ -95,27 +105,22 @@ class Report:
     def _comparison_rows(self) -> list[list[str]]:
         return [
             [
+                c["store"],
                 f"{c['size']:,}",
                 str(c["schedulers"]),
                 f"{c['sqlite_per_s']:,.0f}",
-                f"{c['etcd_per_s']:,.0f}",
+                f"{c['per_s']:,.0f}",
                 f"{c['rate_ratio']:.2f}",
                 f"{c['p50_ratio']:.1f}",
                 f"{c['p99_ratio']:.1f}",
+                "-" if c["anchor_per_s"] is None else f"{c['anchor_per_s']:,.0f}",
+                "-" if c["anchor_share"] is None else f"{c['anchor_share']:.0%}",
             ]
             for c in self.comparison()
         ]
 
-    def anchor_line(self) -> str:
-        if self.anchor is None:
-            return ""
-        rates = self.anchor["cas_per_s"]
-        parts = [f"{n} client(s): {float(v):,.0f}/s" for n, v in rates.items()]
-        return (
-            "etcd anchor, bare compare-and-set cycles (read + txn compare mod_revision, put; "
-            f"one process per client, own key, {self.anchor['seconds']:.0f} s each): "
-            + ", ".join(parts)
-        )
+    def anchor_lines(self) -> list[str]:
+        return [_anchor_line(a) for a in self.anchors]
 
     def write(self, json_path: Path | None, markdown_path: Path | None) -> None:
         if json_path is not None:
@@ -128,16 +133,18 @@ class Report:
     # -- terminal ----------------------------------------------------------------------
 
     def show(self, console: Console) -> None:
-        console.print(f"[bold]command:[/] {self.command}")
+        """The report, ending with the command that repeats it."""
         console.print(_machine_line(self.machine))
         console.print(self._runs_table())
-        if self.anchor is not None:
-            console.print(self.anchor_line())
+        for line in self.anchor_lines():
+            console.print(line)
+        if self.anchors:
             console.print(self._comparison_table())
         console.print(self._phases_table())
         console.print(self._targets_table())
         for note in self.notes:
             console.print(f"[yellow]note:[/] {note}")
+        console.print(f"[bold]command:[/] {self.command}")
 
     def _runs_table(self) -> Table:
         stores = " and ".join(dict.fromkeys(r.store for r in self.runs)) or "sqlite"
@@ -149,7 +156,7 @@ class Report:
         return table
 
     def _comparison_table(self) -> Table:
-        table = Table(title="etcd / SQLite, same cloud and request streams")
+        table = Table(title="Remote engines / SQLite and / their anchor, same clouds and streams")
         for heading in COMPARISON:
             table.add_column(heading, justify="right")
         for row in self._comparison_rows():
@@ -192,8 +199,9 @@ class Report:
         lines = [f"Command: `{self.command}`", "", _machine_line(self.machine), ""]
         lines += _md_table([h for h, _ in COLUMNS], [[s(r) for _, s in COLUMNS] for r in self.runs])
         lines.append("")
-        if self.anchor is not None:
-            lines += [self.anchor_line(), ""]
+        for line in self.anchor_lines():
+            lines += [line, ""]
+        if self.anchors:
             lines += _md_table(list(COMPARISON), self._comparison_rows())
             lines.append("")
         phase_rows = [
@@ -230,6 +238,15 @@ class Report:
         ]
         lines += _md_table(["target", "run", "value", "verdict"], target_rows)
         return "\n".join(lines) + "\n"
+
+
+def _anchor_line(anchor: dict[str, Any]) -> str:
+    rates, p50 = anchor["cas_per_s"], anchor["p50_ms"]
+    parts = [f"{n} client(s): {float(v):,.0f}/s (p50 {p50[n]:.1f} ms)" for n, v in rates.items()]
+    return (
+        f"{anchor['engine']} anchor, bare compare-and-set cycles ({anchor['cycle']}; one "
+        f"process per client, own key, {anchor['seconds']:.0f} s each): " + ", ".join(parts)
+    )
 
 
 def _ratio(a: float, b: float) -> float:

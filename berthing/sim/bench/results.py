@@ -63,10 +63,10 @@ class RunResult:
     no_valid_host_why: dict[str, int] = field(default_factory=dict)
     """Request kind and last reason -> count, over all processes."""
     store: str = "sqlite"
-    """``sqlite`` or ``etcd``."""
+    """``sqlite``, ``etcd`` or ``cassandra``."""
     store_cpu: float | None = None
-    """CPU the etcd members took during the run, over (wall x cores); None for SQLite
-    (in process) or an etcd cluster this invocation did not start."""
+    """CPU the remote engine's members took during the run, over (wall x cores); None
+    for SQLite (in process) or a cluster this invocation did not start."""
 
     @property
     def fill_max(self) -> float:

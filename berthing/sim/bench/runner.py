@@ -1,6 +1,7 @@
 """Runs the benchmark: per cloud size, a template store; per scheduler count, a fresh
-copy of it and that many scheduler processes started together. With ``--store`` etcd,
-every such run is also made on the etcd cluster, right after the SQLite one."""
+copy of it and that many scheduler processes started together. With ``--store``, every
+such run is also made on each remote engine (etcd, Cassandra), right after the SQLite
+one, and each engine's bare compare-and-set anchor is measured first."""
 
 from __future__ import annotations
 
@@ -18,12 +19,13 @@ from typing import Any
 from rich.progress import Progress, TaskID
 
 from berthing.model import BerthingError
-from berthing.sim.bench.etcd import Anchor, EtcdSite, build_etcd_cloud, cas_anchor, etcd_site, reset
+from berthing.sim.bench.anchor import Anchor
 from berthing.sim.bench.machine import busy_cpu_seconds, calibrate, machine_facts
 from berthing.sim.bench.options import BenchOptions
 from berthing.sim.bench.report import Report
 from berthing.sim.bench.results import RunResult, summarize
-from berthing.sim.bench.targets import check, check_etcd
+from berthing.sim.bench.sites import Site, build_remote_cloud, open_site, reset
+from berthing.sim.bench.targets import check, check_anchor
 from berthing.sim.bench.templates import fresh_copy, template
 from berthing.sim.bench.worker import Job, work
 from berthing.sim.bench.workload import expected_fill
@@ -50,25 +52,17 @@ def run_benchmark(opts: BenchOptions, progress: Progress) -> Report:
     runs: list[RunResult] = []
     notes: list[str] = []
     judge = _Judge()
-    anchor: Anchor | None = None
     with contextlib.ExitStack() as stack:
-        site = None
-        if opts.store is not None:
-            stamp = time.strftime("%Y%m%d-%H%M%S")
-            site = stack.enter_context(etcd_site(opts.store, opts.store_dir, stamp))
-            task = progress.add_task("etcd: measuring the bare CAS anchor", total=None)
-            anchor = cas_anchor(site)
-            progress.remove_task(task)
-            if not site.local:
-                notes.append("etcd cluster not started here: its members' CPU counts as other load")
+        sites = _open_sites(opts, progress, stack)
+        anchors = _anchors(sites, progress, notes)
         for size in opts.sizes:
             task = progress.add_task(f"cloud of {size:,} providers", total=size)
             path, summary = template(opts.store_dir, size, opts.seed, _advance_to(progress, task))
             stores: list[_Store] = [_SqliteStore(opts.store_dir, path, summary.hosts)]
-            if site is not None:
-                task = progress.add_task(f"etcd: registering {size:,} providers", total=size)
-                url, _ = build_etcd_cloud(site, size, opts.seed, _advance_to(progress, task))
-                stores.append(_EtcdStore(url, site, progress))
+            stores += [
+                _remote_cloud(site, size, opts.seed, progress, notes)
+                for site in _sites_for(opts, sites, size, notes)
+            ]
             for procs in opts.schedulers:
                 requests = _requests_for(opts, summary, procs, notes)
                 for store in stores:
@@ -77,11 +71,68 @@ def run_benchmark(opts: BenchOptions, progress: Progress) -> Report:
                     )
                     runs.append(run)
     verdicts = check(runs)
-    if anchor is not None and 4 in anchor.rates:
-        verdicts += check_etcd(runs, anchor.rates[4])
-    return Report(
-        opts.command(), machine, runs, verdicts, notes, None if anchor is None else anchor.to_dict()
+    for anchor in anchors:
+        verdicts += check_anchor(runs, anchor)
+    return Report(opts.command(), machine, runs, verdicts, notes, [a.to_dict() for a in anchors])
+
+
+def _open_sites(opts: BenchOptions, progress: Progress, stack: contextlib.ExitStack) -> list[Site]:
+    """Every remote engine's cluster, started now if local; closed with ``stack``."""
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    sites = []
+    for spec in opts.stores:
+        task = progress.add_task(f"opening {spec}", total=None)
+        # Registered first, so it runs last: what the site says while it closes
+        # (stopping a cluster) shows on this line.
+        stack.callback(progress.remove_task, task)
+        say = _say_to(progress, task)
+        sites.append(stack.enter_context(open_site(spec, opts.store_dir, stamp, say)))
+        progress.update(task, visible=False)
+    return sites
+
+
+def _anchors(sites: Sequence[Site], progress: Progress, notes: list[str]) -> list[Anchor]:
+    """Each engine's bare compare-and-set rates, measured before any cloud is built."""
+    anchors = []
+    for site in sites:
+        task = progress.add_task(f"{site.engine}: anchor", total=None)
+        anchors.append(site.anchor(_say_to(progress, task)))
+        progress.remove_task(task)
+        if not site.local:
+            notes.append(
+                f"{site.engine} cluster not started here: its members' CPU counts as other load"
+            )
+    return anchors
+
+
+def _sites_for(
+    opts: BenchOptions, sites: Sequence[Site], size: int, notes: list[str]
+) -> list[Site]:
+    """The engines that run clouds of ``size`` providers (``--max-size``)."""
+    out = []
+    for site in sites:
+        cap = opts.max_size(site.engine)
+        if cap is not None and size > cap:
+            notes.append(
+                f"{site.engine}: {size:,} providers not run (--max-size {site.engine}={cap})"
+            )
+        else:
+            out.append(site)
+    return out
+
+
+def _remote_cloud(
+    site: Site, size: int, seed: int, progress: Progress, notes: list[str]
+) -> _RemoteStore:
+    task = progress.add_task(f"{site.engine}: registering {size:,} providers", total=size)
+    started = time.monotonic()
+    url, _ = build_remote_cloud(site, size, seed, _advance_to(progress, task))
+    progress.remove_task(task)
+    notes.append(
+        f"{site.engine}: registering {size:,} providers took {time.monotonic() - started:.0f} s"
+        f" ({site.build_threads} thread(s))"
     )
+    return _RemoteStore(url, site, progress)
 
 
 class _Store:
@@ -109,20 +160,20 @@ class _SqliteStore(_Store):
         return fresh_copy(self.template, self.store_dir / f"run-{self.size}-{procs}.db")
 
 
-class _EtcdStore(_Store):
-    """One prefix per size, built once; each run first releases what the previous one
-    placed (see ``berthing.sim.bench.etcd.reset`` for why, rather than a new prefix)."""
+class _RemoteStore(_Store):
+    """One store per size on a remote engine, built once; each run first releases what
+    the previous one placed (see ``berthing.sim.bench.sites.reset`` for why, rather
+    than a new cloud)."""
 
-    name = "etcd"
-
-    def __init__(self, url: str, site: EtcdSite, progress: Progress) -> None:
+    def __init__(self, url: str, site: Site, progress: Progress) -> None:
         self.url, self.site, self.progress = url, site, progress
+        self.name = site.engine
         self.placed: list[str] = []
 
     def fresh(self, procs: int) -> str:
         if self.placed:
             task = self.progress.add_task(
-                "etcd: releasing the last run's consumers", total=len(self.placed)
+                f"{self.name}: releasing the last run's consumers", total=len(self.placed)
             )
             reset(self.url, self.placed, lambda n: self.progress.update(task, completed=n))
             self.progress.remove_task(task)
@@ -138,6 +189,10 @@ class _EtcdStore(_Store):
 
 def _advance_to(progress: Progress, task: TaskID) -> Callable[[int], None]:
     return lambda done: progress.update(task, completed=done)
+
+
+def _say_to(progress: Progress, task: TaskID) -> Callable[[str], None]:
+    return lambda text: progress.update(task, description=text, visible=True)
 
 
 def _requests_for(opts: BenchOptions, summary: CloudSummary, procs: int, notes: list[str]) -> int:

@@ -6,9 +6,19 @@ import operator
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+from berthing.sim.bench.anchor import Anchor
 from berthing.sim.bench.results import RunResult
 
-__all__ = ["ETCD_SHARE", "ETCD_TARGET", "TARGETS", "Target", "Verdict", "check", "check_etcd"]
+__all__ = [
+    "ANCHOR_TARGETS",
+    "ETCD_TARGET",
+    "TARGETS",
+    "Target",
+    "Verdict",
+    "anchor_target",
+    "check",
+    "check_anchor",
+]
 
 #: Retries only count toward their target while the cloud is below this fill.
 FULL = 0.9
@@ -83,19 +93,39 @@ def check(runs: Sequence[RunResult]) -> list[Verdict]:
     return [_verdict(t, r) for t in TARGETS for r in runs if r.store == "sqlite" and t.applies(r)]
 
 
-ETCD_SHARE = 0.6
-ETCD_TARGET = "etcd placements/s with 4 schedulers >= 60% of the 4-client CAS rate"
+#: Per remote engine: the share of its 4-client anchor that placements/s with 4
+#: schedulers must reach, and what its anchor's cycle is called (issue 11).
+ANCHOR_TARGETS: dict[str, tuple[float, str]] = {
+    "etcd": (0.6, "CAS"),
+    "cassandra": (0.5, "LWT"),
+}
+ANCHOR_CLIENTS = 4
 
 
-def check_etcd(runs: Sequence[RunResult], cas_4_clients: float) -> list[Verdict]:
-    """The etcd target, against the bare compare-and-set rate measured on the same
-    cluster with 4 client processes (``berthing.sim.bench.etcd.cas_anchor``)."""
+def anchor_target(engine: str) -> str:
+    share, cycle = ANCHOR_TARGETS[engine]
+    return (
+        f"{engine} placements/s with {ANCHOR_CLIENTS} schedulers >= {share:.0%} of the "
+        f"{ANCHOR_CLIENTS}-client {cycle} rate"
+    )
+
+
+ETCD_TARGET = anchor_target("etcd")
+
+
+def check_anchor(runs: Sequence[RunResult], anchor: Anchor) -> list[Verdict]:
+    """The engine's target, against its bare compare-and-set rate measured on the same
+    cluster with 4 client processes (``berthing.sim.bench.anchor``); none if that rate
+    was not measured or the engine has no target."""
+    rate = anchor.rates.get(ANCHOR_CLIENTS)
+    if rate is None or anchor.engine not in ANCHOR_TARGETS:
+        return []
     target = Target(
-        ETCD_TARGET,
-        lambda r: r.store == "etcd" and r.schedulers == 4,
+        anchor_target(anchor.engine),
+        lambda r: r.store == anchor.engine and r.schedulers == ANCHOR_CLIENTS,
         lambda r: r.placements_per_s,
         operator.ge,
-        ETCD_SHARE * cas_4_clients,
+        ANCHOR_TARGETS[anchor.engine][0] * rate,
         "/s",
     )
     return [_verdict(target, r) for r in runs if target.applies(r)]

@@ -169,11 +169,12 @@ def _kind(spec: RequestSpec) -> str:
 
 
 def _instrument(store: Store) -> dict[str, float]:
-    """Seconds spent in the store by phase of a placement."""
+    """Seconds spent in the store by phase of a placement; a call made inside another
+    (``get_record`` is ``get_records`` underneath) counts once, in the outer one's phase."""
     spent = dict.fromkeys(PHASES.values(), 0.0)
 
     def observe(operation: str, seconds: float) -> None:
         spent[PHASES[operation]] += seconds
 
-    instrument(store, observe, PHASES)
+    instrument(store, observe, PHASES, nested=False)
     return spent

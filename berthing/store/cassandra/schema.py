@@ -28,6 +28,7 @@ from berthing.store.cassandra.session import Cql
 __all__ = ["LAYOUT_VERSION", "TABLES", "check_layout", "ensure_schema"]
 
 LAYOUT_VERSION = 1
+_CREATE = "CREATE TABLE IF NOT EXISTS "
 
 TABLES: dict[str, str] = {
     "meta": """
@@ -117,7 +118,10 @@ def ensure_schema(cql: Cql, keyspace: str, replication: int) -> None:
     )
     cql.use(keyspace)
     for name in sorted(missing):
-        cql.ddl(TABLES[name])
+        # Named with its keyspace: the USE just sent may not have reached every pooled
+        # connection yet (seen on a loaded box while the nodes disagreed on the schema:
+        # "No keyspace has been specified").
+        cql.ddl(TABLES[name].replace(_CREATE, f"{_CREATE}{keyspace}.", 1))
 
 
 def require_store(cql: Cql, keyspace: str, store: str) -> None:
