@@ -70,7 +70,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     from berthing.sim import bench
 
-    bench_parser = sub.add_parser("bench", help="measure the scheduler on synthetic clouds")
+    bench_parser = sub.add_parser(
+        "bench", help="measure the scheduler, the Placement API against Placement, boots via /v1"
+    )
     bench.add_arguments(bench_parser)
     bench_parser.set_defaults(run=bench.run)
 
