@@ -36,11 +36,13 @@ def _check_target(r: dict[str, Any], name: str) -> None:
     assert set(r["latency_ms"]) == QUERIES
     for label, figures in r["latency_ms"].items():
         assert 0 < figures["p50"] <= figures["p99"], label
+        assert figures["samples"] == 3, label
     # 40 lone providers; the nested query's answers are the GPU trees' (limit 10).
     assert r["latency_ms"]["limit=1000"]["candidates"] == 40
     assert r["latency_ms"]["nested"]["candidates"] == 10
     assert set(r["placements_per_s"]) == {"1", "2"}  # JSON keys
     assert all(rate > 0 for rate in r["placements_per_s"].values())
+    assert r["placed"] == {"1": 3, "2": 6}
     assert all(0 < ms["p50"] <= ms["p99"] for ms in r["placement_ms"].values())
     assert len(r["load"]) == 2
 
@@ -51,7 +53,7 @@ def test_berthing_only_report(tmp_path: Path) -> None:
     [berthing] = report["results"]
     _check_target(berthing, "berthing")
     assert report["command"].endswith("--no-peer")
-    assert "--sizes 40 --clients 1,2" in report["command"]
+    assert "--sizes 40 --clients 1,2 --samples 3 --placements 3 --seconds 300" in report["command"]
     assert report["machine"]["cores"] >= 1
 
 

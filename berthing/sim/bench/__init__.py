@@ -81,9 +81,17 @@ def _api_arguments(p: argparse.ArgumentParser) -> None:
         "--clients", type=parse_counts, default=(1, 4), help="client processes (default 1,4)"
     )
     p.add_argument(
-        "--samples", type=int, default=100, help="timed candidate requests per query (100)"
+        "--samples", type=int, default=100, help="timed candidate requests per query, at most (100)"
     )
-    p.add_argument("--placements", type=int, default=200, help="placements per client (200)")
+    p.add_argument(
+        "--placements", type=int, default=200, help="placements per client, at most (200)"
+    )
+    p.add_argument(
+        "--seconds",
+        type=float,
+        default=300.0,
+        help="time allowed to one query's samples or one placement run (300)",
+    )
     p.add_argument("--no-peer", action="store_true", help="berthing only (no Placement install)")
     p.add_argument(
         "--workdir", type=Path, default=Path("/tmp/berthing-bench-api"), help="stores and logs"
@@ -139,19 +147,20 @@ def _run_api(args: argparse.Namespace) -> int:
 
     from berthing.devtools.placement_peer import PeerError
     from berthing.model import BerthingError
-    from berthing.sim.bench.api import ApiBenchOptions, run_api_bench, table, write
+    from berthing.sim.bench.api import ApiBenchOptions, run_api_bench, table
 
     opts = ApiBenchOptions(
         args.sizes,
         args.clients,
         args.samples,
         args.placements,
+        seconds=args.seconds,
         peer=not args.no_peer,
         workdir=args.workdir,
     )
     console = _console()
     try:
-        results = run_api_bench(opts, console.print)
+        results = run_api_bench(opts, console.print, args.output)
     except PeerError as exc:  # the peer's own words: what to install or remove
         raise BerthingError(str(exc)) from exc
     view = Table("providers", "measure", "berthing", "Placement", "berthing is")
@@ -163,7 +172,6 @@ def _run_api(args: argparse.Namespace) -> int:
     )
     console.print(f"load (1 min, start-end of each target): {loads}")
     console.print(f"command: {opts.command()}")
-    write(results, opts, args.output)
     return 0
 
 

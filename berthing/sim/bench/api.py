@@ -53,8 +53,13 @@ class ApiBenchOptions:
     sizes: tuple[int, ...] = (1_000, 10_000)
     clients: tuple[int, ...] = (1, 4)
     samples: int = 100
+    """Timed calls per candidate query, at most (see ``seconds``)."""
     placements: int = 200
-    """Placements per client in the full-placement runs."""
+    """Placements per client in the full-placement runs, at most (see ``seconds``)."""
+    seconds: float = 300.0
+    """What one query's samples or one placement run may take: Placement at 10k
+    providers answers in seconds, and its figures need no hour each. The report says
+    how many samples and placements each figure is of."""
     nested_trees: int = 50
     peer: bool = True
     workdir: Path = Path("/tmp/berthing-bench-api")
@@ -65,7 +70,7 @@ class ApiBenchOptions:
         peer = "" if self.peer else " --no-peer"
         return (
             f"berthing bench api --sizes {sizes} --clients {clients} --samples {self.samples} "
-            f"--placements {self.placements}{peer}"
+            f"--placements {self.placements} --seconds {self.seconds:g}{peer}"
         )
 
 
@@ -80,19 +85,26 @@ class TargetResult:
     """clients -> full placements per second."""
     placement_ms: dict[int, dict[str, float]] = field(default_factory=dict)
     """clients -> {p50, p99} of one full placement (candidates, claim, retries)."""
+    placed: dict[int, int] = field(default_factory=dict)
+    """clients -> placements the rate is of."""
     conflicts: dict[int, int] = field(default_factory=dict)
     register_s: float = 0.0
     load: list[float] = field(default_factory=list)
     """The 1-minute load average when this target's measurement started and ended."""
 
 
-def run_api_bench(opts: ApiBenchOptions, say: Callable[[str], None] = print) -> list[TargetResult]:
-    results = []
+def run_api_bench(
+    opts: ApiBenchOptions, say: Callable[[str], None] = print, output: Path | None = None
+) -> list[TargetResult]:
+    """Every target at every size; ``output`` is rewritten after each one, so that
+    hours of Placement are not lost to a failure in the last step."""
+    results: list[TargetResult] = []
     for size in opts.sizes:
         for name, target in _targets(opts, size):
             with target as url:
                 say(f"{name} at {size} providers on {url}")
                 results.append(_measure(name, url, size, opts, say))
+            write(results, opts, output)
     return results
 
 
@@ -142,11 +154,12 @@ def _measure(
             ("limit=1000", f"{FLAT}&limit=1000"),
             ("nested", f"{NESTED}&limit=10"),
         ):
-            result.latency_ms[label] = _latency(client, query, opts.samples)
+            result.latency_ms[label] = _latency(client, query, opts.samples, opts.seconds)
             say(f"  {label}: {result.latency_ms[label]}")
     for clients in opts.clients:
-        burst = _placements(url, clients, opts.placements)
+        burst = _placements(url, clients, opts.placements, opts.seconds)
         result.placements_per_s[clients] = round(burst.per_s, 2)
+        result.placed[clients] = burst.done
         result.placement_ms[clients] = {"p50": burst.p(50), "p99": burst.p(99)}
         result.conflicts[clients] = burst.misses
         say(f"  {clients} client(s): {burst.per_s:.1f} placements/s, {burst.misses} conflicts")
@@ -222,14 +235,16 @@ def _ok(response: httpx.Response) -> dict[str, Any]:
     return body
 
 
-def _latency(client: httpx.Client, query: str, samples: int) -> dict[str, float]:
-    """p50 and p99 of ``samples`` calls after one untimed call, and how many candidates
-    came back (a fast empty answer would be no result)."""
+def _latency(client: httpx.Client, query: str, samples: int, seconds: float) -> dict[str, float]:
+    """p50 and p99 of up to ``samples`` calls (as many as ``seconds`` allow) after one
+    untimed call, how many there were, and how many candidates came back (a fast empty
+    answer would be no result)."""
     found = len(_ok(client.get(f"/allocation_candidates?{query}"))["allocation_requests"])
     if not found:
         raise BerthingError(f"{client.base_url} has no candidates for {query}.")
-    took = []
-    for _ in range(samples):
+    took: list[float] = []
+    deadline = time.monotonic() + seconds
+    while len(took) < samples and (not took or time.monotonic() < deadline):
         started = time.perf_counter()
         response = client.get(f"/allocation_candidates?{query}")
         took.append((time.perf_counter() - started) * 1000)
@@ -238,21 +253,23 @@ def _latency(client: httpx.Client, query: str, samples: int) -> dict[str, float]
         "p50": round(percentile(took, 50), 2),
         "p99": round(percentile(took, 99), 2),
         "candidates": found,
+        "samples": len(took),
     }
 
 
-def _placements(url: str, clients: int, each: int) -> Burst:
-    return run_clients(functools.partial(place, url, each), clients)
+def _placements(url: str, clients: int, each: int, seconds: float) -> Burst:
+    return run_clients(functools.partial(place, url, each, seconds), clients)
 
 
-def place(url: str, count: int, index: int, go: Callable[[], float]) -> Tally:
-    """One client: ``count`` full placements, each candidates then a claim of one of
-    them (a 409, a lost race, moves on to the next candidate)."""
+def place(url: str, count: int, seconds: float, index: int, go: Callable[[], float]) -> Tally:
+    """One client: up to ``count`` full placements (as many as ``seconds`` allow), each
+    candidates then a claim of one of them (a 409, a lost race, moves on to the next)."""
     rng, tally = random.Random(index), Tally()
     with httpx.Client(base_url=url, headers=HEADERS, timeout=600) as client:
         _candidates(client)  # connect and warm up outside the clock
         tally.started = go()
-        while tally.done < count:
+        deadline = tally.started + seconds
+        while tally.done < count and (not tally.done or time.time() < deadline):
             started = time.perf_counter()
             found = _candidates(client)
             rng.shuffle(found)
