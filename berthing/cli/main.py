@@ -90,7 +90,7 @@ def _add_tools(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
 
     for name, module, text, description in (
         ("demo", demo, "simulate a cloud; compare berthing with the classic scheduler", _DEMO),
-        ("bench", bench, "measure the scheduler and the APIs on synthetic clouds", None),
+        ("bench", bench, "measure the scheduler, the Placement API against Placement, boots", None),
         ("etcd-cluster", etcd_cluster, "run a local 3-member etcd cluster (etcd:// store)", None),
         ("serve", serve, "run the HTTP APIs (Placement 1.0-1.39, /v1) and a cell", _SERVE),
         (

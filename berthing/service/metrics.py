@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import threading
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -62,12 +63,18 @@ def _metrics() -> dict[str, Any]:
 
 
 _M: dict[str, Any] | None = None
+# A conductor process observes store calls from its loop thread while its main thread
+# publishes counters: unguarded, both could create the metrics at once, and the
+# second registration (DuplicateTimeseries) killed the conductor.
+_M_LOCK = threading.Lock()
 
 
 def _m() -> dict[str, Any]:
     global _M
     if _M is None:
-        _M = _metrics()
+        with _M_LOCK:
+            if _M is None:
+                _M = _metrics()
     return _M
 
 

@@ -15,18 +15,23 @@ from one run are what to compare.
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
-import multiprocessing
+import os
 import random
-import statistics
 import time
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
-from multiprocessing.queues import Queue
 from pathlib import Path
+from typing import Any
 
 import httpx
+
+from berthing.model import BerthingError
+from berthing.sim.bench.clients import Burst, Tally, run_clients
+from berthing.sim.bench.machine import machine_facts
+from berthing.sim.bench.results import percentile
 
 __all__ = ["ApiBenchOptions", "TargetResult", "run_api_bench", "table", "write"]
 
@@ -39,7 +44,8 @@ INVENTORIES = {
 }
 FLAT = "resources=VCPU:2,MEMORY_MB:4096,DISK_GB:20"
 NESTED = "resources=VCPU:1&resources_GPU=VGPU:1&required_GPU=CUSTOM_BENCH_GPU&group_policy=isolate"
-SPAWN = multiprocessing.get_context("spawn")
+#: Say how far registration got every this many providers (10k on Placement takes long).
+PROGRESS_EVERY = 1000
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,8 +53,13 @@ class ApiBenchOptions:
     sizes: tuple[int, ...] = (1_000, 10_000)
     clients: tuple[int, ...] = (1, 4)
     samples: int = 100
+    """Timed calls per candidate query, at most (see ``seconds``)."""
     placements: int = 200
-    """Placements per client in the full-placement runs."""
+    """Placements per client in the full-placement runs, at most (see ``seconds``)."""
+    seconds: float = 300.0
+    """What one query's samples or one placement run may take: Placement at 10k
+    providers answers in seconds, and its figures need no hour each. The report says
+    how many samples and placements each figure is of."""
     nested_trees: int = 50
     peer: bool = True
     workdir: Path = Path("/tmp/berthing-bench-api")
@@ -59,7 +70,7 @@ class ApiBenchOptions:
         peer = "" if self.peer else " --no-peer"
         return (
             f"berthing bench api --sizes {sizes} --clients {clients} --samples {self.samples} "
-            f"--placements {self.placements}{peer}"
+            f"--placements {self.placements} --seconds {self.seconds:g}{peer}"
         )
 
 
@@ -72,16 +83,28 @@ class TargetResult:
     """query -> {p50, p99}."""
     placements_per_s: dict[int, float] = field(default_factory=dict)
     """clients -> full placements per second."""
+    placement_ms: dict[int, dict[str, float]] = field(default_factory=dict)
+    """clients -> {p50, p99} of one full placement (candidates, claim, retries)."""
+    placed: dict[int, int] = field(default_factory=dict)
+    """clients -> placements the rate is of."""
     conflicts: dict[int, int] = field(default_factory=dict)
+    register_s: float = 0.0
+    load: list[float] = field(default_factory=list)
+    """The 1-minute load average when this target's measurement started and ended."""
 
 
-def run_api_bench(opts: ApiBenchOptions, say: Callable[[str], None] = print) -> list[TargetResult]:
-    results = []
+def run_api_bench(
+    opts: ApiBenchOptions, say: Callable[[str], None] = print, output: Path | None = None
+) -> list[TargetResult]:
+    """Every target at every size; ``output`` is rewritten after each one, so that
+    hours of Placement are not lost to a failure in the last step."""
+    results: list[TargetResult] = []
     for size in opts.sizes:
         for name, target in _targets(opts, size):
             with target as url:
                 say(f"{name} at {size} providers on {url}")
                 results.append(_measure(name, url, size, opts, say))
+            write(results, opts, output)
     return results
 
 
@@ -108,6 +131,9 @@ def _placement(where: Path) -> Iterator[str]:
     from berthing.devtools.placement_peer import PlacementPeer
 
     where.mkdir(parents=True, exist_ok=True)
+    # The peer keeps a given run directory's database (db sync is idempotent): a
+    # second run would find the last run's fleet and fail on its names.
+    (where / "placement.sqlite").unlink(missing_ok=True)
     with PlacementPeer(database="sqlite", workers=1, run_dir=where) as peer:
         yield peer.url
 
@@ -115,128 +141,180 @@ def _placement(where: Path) -> Iterator[str]:
 def _measure(
     name: str, url: str, size: int, opts: ApiBenchOptions, say: Callable[[str], None]
 ) -> TargetResult:
-    result = TargetResult(name, size)
+    result = TargetResult(name, size, load=[os.getloadavg()[0]])
     with httpx.Client(base_url=url, headers=HEADERS, timeout=600) as client:
         started = time.perf_counter()
-        _register(client, size)
-        result.register_per_s = size / (time.perf_counter() - started)
+        _register(client, size, say)
+        result.register_s = round(time.perf_counter() - started, 1)
+        result.register_per_s = size / result.register_s
+        say(f"  registered {size} providers in {result.register_s:.0f}s")
         _nested(client, opts.nested_trees)
         for label, query in (
             ("limit=10", f"{FLAT}&limit=10"),
             ("limit=1000", f"{FLAT}&limit=1000"),
             ("nested", f"{NESTED}&limit=10"),
         ):
-            result.latency_ms[label] = _latency(client, query, opts.samples)
+            result.latency_ms[label] = _latency(client, query, opts.samples, opts.seconds)
             say(f"  {label}: {result.latency_ms[label]}")
     for clients in opts.clients:
-        rate, conflicts = _placements(url, clients, opts.placements)
-        result.placements_per_s[clients] = rate
-        result.conflicts[clients] = conflicts
-        say(f"  {clients} client(s): {rate:.1f} placements/s, {conflicts} conflicts")
+        burst = _placements(url, clients, opts.placements, opts.seconds)
+        result.placements_per_s[clients] = round(burst.per_s, 2)
+        result.placed[clients] = burst.done
+        result.placement_ms[clients] = {"p50": burst.p(50), "p99": burst.p(99)}
+        result.conflicts[clients] = burst.misses
+        say(f"  {clients} client(s): {burst.per_s:.1f} placements/s, {burst.misses} conflicts")
+    result.load.append(os.getloadavg()[0])
     return result
 
 
-def _register(client: httpx.Client, size: int) -> None:
-    client.put("/traits/CUSTOM_BENCH_GPU").raise_for_status()
+def _register(client: httpx.Client, size: int, say: Callable[[str], None]) -> None:
+    """The fleet, as Nova's compute services register it: create, inventories, traits,
+    aggregates, one call each per provider."""
+    _ok(client.put("/traits/CUSTOM_BENCH_GPU"))
+    started = time.perf_counter()
     for i in range(size):
-        p = client.post("/resource_providers", json={"name": f"cn-{i:06d}"}).json()
-        inv = client.put(
-            f"/resource_providers/{p['uuid']}/inventories",
-            json={"resource_provider_generation": 0, "inventories": INVENTORIES},
-        ).json()
-        gen = inv["resource_provider_generation"]
-        traits = ["COMPUTE_NODE", "HW_CPU_X86_AVX2" if i % 2 else "HW_CPU_X86_SSE42"]
-        gen = client.put(
-            f"/resource_providers/{p['uuid']}/traits",
-            json={"resource_provider_generation": gen, "traits": traits},
-        ).json()["resource_provider_generation"]
-        client.put(
-            f"/resource_providers/{p['uuid']}/aggregates",
-            json={"resource_provider_generation": gen, "aggregates": [AGGREGATES[i % 10]]},
-        ).raise_for_status()
+        if i and i % PROGRESS_EVERY == 0:
+            say(f"  registered {i} providers, {i / (time.perf_counter() - started):.1f}/s")
+        _provider(
+            client,
+            f"cn-{i:06d}",
+            INVENTORIES,
+            traits=["COMPUTE_NODE", "HW_CPU_X86_AVX2" if i % 2 else "HW_CPU_X86_SSE42"],
+            aggregates=[AGGREGATES[i % 10]],
+        )
 
 
 def _nested(client: httpx.Client, trees: int) -> None:
     """Compute nodes with two GPU children each: the nested/granular query's answers."""
     for i in range(trees):
-        root = client.post("/resource_providers", json={"name": f"gpu-cn-{i:04d}"}).json()
-        client.put(
-            f"/resource_providers/{root['uuid']}/inventories",
-            json={"resource_provider_generation": 0, "inventories": {"VCPU": {"total": 16}}},
-        ).raise_for_status()
+        root = _provider(client, f"gpu-cn-{i:04d}", {"VCPU": {"total": 16}})
         for g in range(2):
-            child = client.post(
-                "/resource_providers",
-                json={"name": f"gpu-{i:04d}-{g}", "parent_provider_uuid": root["uuid"]},
-            ).json()
-            inv = client.put(
-                f"/resource_providers/{child['uuid']}/inventories",
-                json={"resource_provider_generation": 0, "inventories": {"VGPU": {"total": 4}}},
-            ).json()
-            client.put(
-                f"/resource_providers/{child['uuid']}/traits",
-                json={
-                    "resource_provider_generation": inv["resource_provider_generation"],
-                    "traits": ["CUSTOM_BENCH_GPU"],
-                },
-            ).raise_for_status()
+            gpu = {"VGPU": {"total": 4}}
+            traits = ["CUSTOM_BENCH_GPU"]
+            _provider(client, f"gpu-{i:04d}-{g}", gpu, traits=traits, parent=root)
 
 
-def _latency(client: httpx.Client, query: str, samples: int) -> dict[str, float]:
-    took = []
-    for _ in range(samples):
+def _provider(
+    client: httpx.Client,
+    name: str,
+    inventories: dict[str, Any],
+    *,
+    traits: list[str] | None = None,
+    aggregates: list[str] | None = None,
+    parent: str | None = None,
+) -> str:
+    """Create a provider and set what is given, each write on the last generation."""
+    body: dict[str, Any] = {"name": name}
+    if parent is not None:
+        body["parent_provider_uuid"] = parent
+    rp = _ok(client.post("/resource_providers", json=body))["uuid"]
+    at = f"/resource_providers/{rp}"
+    gen = _ok(
+        client.put(
+            f"{at}/inventories",
+            json={"resource_provider_generation": 0, "inventories": inventories},
+        )
+    )["resource_provider_generation"]
+    if traits is not None:
+        body = {"resource_provider_generation": gen, "traits": traits}
+        gen = _ok(client.put(f"{at}/traits", json=body))["resource_provider_generation"]
+    if aggregates is not None:
+        body = {"resource_provider_generation": gen, "aggregates": aggregates}
+        _ok(client.put(f"{at}/aggregates", json=body))
+    return str(rp)
+
+
+def _ok(response: httpx.Response) -> dict[str, Any]:
+    """The answer's JSON body; an error answer is raised with its own words."""
+    if response.is_error:
+        raise BerthingError(
+            f"{response.request.method} {response.request.url.path} answered "
+            f"{response.status_code}: {response.text[:500]}"
+        )
+    body: dict[str, Any] = response.json() if response.content else {}
+    return body
+
+
+def _latency(client: httpx.Client, query: str, samples: int, seconds: float) -> dict[str, float]:
+    """p50 and p99 of up to ``samples`` calls (as many as ``seconds`` allow) after one
+    untimed call, how many there were, and how many candidates came back (a fast empty
+    answer would be no result)."""
+    found = len(_ok(client.get(f"/allocation_candidates?{query}"))["allocation_requests"])
+    if not found:
+        raise BerthingError(f"{client.base_url} has no candidates for {query}.")
+    took: list[float] = []
+    deadline = time.monotonic() + seconds
+    while len(took) < samples and (not took or time.monotonic() < deadline):
         started = time.perf_counter()
-        r = client.get(f"/allocation_candidates?{query}")
+        response = client.get(f"/allocation_candidates?{query}")
         took.append((time.perf_counter() - started) * 1000)
-        r.raise_for_status()
-    took.sort()
+        _ok(response)
     return {
-        "p50": round(statistics.median(took), 2),
-        "p99": round(took[min(len(took) - 1, int(0.99 * len(took)))], 2),
+        "p50": round(percentile(took, 50), 2),
+        "p99": round(percentile(took, 99), 2),
+        "candidates": found,
+        "samples": len(took),
     }
 
 
-def _placements(url: str, clients: int, each: int) -> tuple[float, int]:
-    queue: Queue[tuple[int, int]] = SPAWN.Queue()
-    procs = [SPAWN.Process(target=place, args=(url, each, seed, queue)) for seed in range(clients)]
-    started = time.perf_counter()
-    for p in procs:
-        p.start()
-    done = [queue.get(timeout=1800) for _ in procs]
-    for p in procs:
-        p.join(60)
-    took = time.perf_counter() - started
-    return sum(d[0] for d in done) / took, sum(d[1] for d in done)
+def _placements(url: str, clients: int, each: int, seconds: float) -> Burst:
+    return run_clients(functools.partial(place, url, each, seconds), clients)
 
 
-def place(url: str, count: int, seed: int, queue: Queue[tuple[int, int]]) -> None:
-    """One client: ``count`` full placements, each candidates then a claim."""
-    rng, placed, conflicts = random.Random(seed), 0, 0
+def place(url: str, count: int, seconds: float, index: int, go: Callable[[], float]) -> Tally:
+    """One client: up to ``count`` full placements (as many as ``seconds`` allow), each
+    candidates then a claim of one of them (a 409, a lost race, moves on to the next)."""
+    rng, tally = random.Random(index), Tally()
     with httpx.Client(base_url=url, headers=HEADERS, timeout=600) as client:
-        while placed < count:
-            found = client.get(f"/allocation_candidates?{FLAT}&limit=10").json()[
-                "allocation_requests"
-            ]
+        _candidates(client)  # connect and warm up outside the clock
+        tally.started = go()
+        deadline = tally.started + seconds
+        while tally.done < count and (not tally.done or time.time() < deadline):
+            started = time.perf_counter()
+            found = _candidates(client)
             rng.shuffle(found)
             for candidate in found:
-                body = {
-                    "allocations": candidate["allocations"],
-                    "project_id": "bench",
-                    "user_id": "bench",
-                    "consumer_generation": None,
-                    "consumer_type": "INSTANCE",
-                }
-                status = client.put(f"/allocations/{uuid.uuid4()}", json=body).status_code
-                if status == 204:
-                    placed += 1
+                if _claim(client, candidate["allocations"]):
+                    tally.done += 1
+                    tally.latencies.append(time.perf_counter() - started)
                     break
-                conflicts += 1
-    queue.put((placed, conflicts))
+                tally.misses += 1
+    tally.finished = time.time()
+    return tally
+
+
+def _candidates(client: httpx.Client) -> list[dict[str, Any]]:
+    response = client.get(f"/allocation_candidates?{FLAT}&limit=10")
+    response.raise_for_status()
+    found: list[dict[str, Any]] = response.json()["allocation_requests"]
+    if not found:
+        raise BerthingError(f"{client.base_url} has no candidates left for {FLAT}.")
+    return found
+
+
+def _claim(client: httpx.Client, allocations: dict[str, Any]) -> bool:
+    """PUT the allocations for a new consumer: True if claimed, False on a lost race."""
+    body = {
+        "allocations": allocations,
+        "project_id": "bench",
+        "user_id": "bench",
+        "consumer_generation": None,
+        "consumer_type": "INSTANCE",
+    }
+    response = client.put(f"/allocations/{uuid.uuid4()}", json=body)
+    if response.status_code == 409:
+        return False
+    response.raise_for_status()  # anything else is the benchmark's bug, not a race
+    return True
 
 
 def write(results: list[TargetResult], opts: ApiBenchOptions, output: Path | None) -> None:
     if output is not None:
-        document = {"command": opts.command(), "results": [asdict(r) for r in results]}
+        document = {
+            "command": opts.command(),
+            "machine": machine_facts(),
+            "results": [asdict(r) for r in results],
+        }
         output.write_text(json.dumps(document, indent=2))
 
 
