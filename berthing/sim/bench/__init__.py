@@ -28,8 +28,6 @@ __all__ = ["add_arguments", "run"]
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    from berthing.sim.bench.options import parse_counts, parse_max_size
-
     kinds = parser.add_subparsers(dest="bench", required=True, metavar="{scheduler,api,boots}")
     _api_arguments(
         kinds.add_parser(
@@ -48,11 +46,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
             "scheduler in process on an equal store; report both rates and their ratio.",
         )
     )
-    p = kinds.add_parser(
-        "scheduler",
-        help="placement latency and throughput on clouds of 1k-100k providers",
-        description=__doc__.split("\n\n")[1] if __doc__ else None,
+    _scheduler_arguments(
+        kinds.add_parser(
+            "scheduler",
+            help="placement latency and throughput on clouds of 1k-100k providers",
+            description=__doc__.split("\n\n")[1] if __doc__ else None,
+        )
     )
+
+
+def _scheduler_arguments(p: argparse.ArgumentParser) -> None:
+    from berthing.sim.bench.options import parse_counts, parse_max_size
+
     p.add_argument("--sizes", type=parse_counts, help="providers per cloud (default 1k,10k,100k)")
     p.add_argument("--schedulers", type=parse_counts, help="processes per run (default 1,2,4)")
     p.add_argument("--requests", type=int, help="timed requests per process (default 2000)")
