@@ -104,7 +104,8 @@ def test_never_over_allocated(
 ) -> None:
     machine = make_machine(backend_index, tmp_path, request)
     machine.TestCase.settings = settings(
-        max_examples=40,
+        # Fewer on Cassandra, whose writes are Paxos rounds: CI's budget (same rules).
+        max_examples=15 if BACKENDS[backend_index].name == "cassandra" else 40,
         stateful_step_count=30,
         deadline=None,
         suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
