@@ -80,6 +80,8 @@ class BootsRow:
     in_process_per_s: float
     in_process_ms: dict[str, float]
     no_valid_host: int
+    in_process_conflicts: int
+    """Claims the in-process schedulers lost to each other (each one retried)."""
     overhead: float
     """In-process placements/s over API boots/s: how many times slower a boot is."""
     load: list[float] = field(default_factory=list)
@@ -136,6 +138,7 @@ def _row(clients: int, api: Burst, api_load: float, local: Burst, local_load: fl
         in_process_per_s=round(local.per_s, 2),
         in_process_ms={"p50": local.p(50), "p99": local.p(99)},
         no_valid_host=local.misses,
+        in_process_conflicts=local.counters.get("conflicts", 0),
         overhead=round(local.per_s / api.per_s, 1) if api.per_s else 0.0,
         load=[api_load, local_load],
     )
@@ -224,13 +227,14 @@ def _ok(response: httpx.Response) -> dict[str, Any]:
 
 def schedule_client(store_url: str, count: int, index: int, go: Callable[[], float]) -> Tally:
     """The same number of placements, by calling the scheduler in this process."""
-    from berthing.scheduler import NoValidHost, Scheduler, load_config
+    from berthing.scheduler import NoValidHost, Scheduler, SchedulerMetrics, load_config
     from berthing.store import open_store
 
     tally = Tally()
     with open_store(store_url) as store:
         scheduler = Scheduler(store, load_config(None), rng=random.Random(index))
         scheduler.select_destinations(RequestSpec(FLAVOR))  # warm-up, off the clock
+        scheduler.metrics = SchedulerMetrics()
         tally.started = go()
         for _ in range(count):
             started = time.perf_counter()
@@ -242,6 +246,8 @@ def schedule_client(store_url: str, count: int, index: int, go: Callable[[], flo
             tally.done += 1
             tally.latencies.append(time.perf_counter() - started)
     tally.finished = time.time()
+    counted = scheduler.metrics
+    tally.counters = {"conflicts": counted.conflicts, "retries": counted.retries}
     return tally
 
 
@@ -264,6 +270,7 @@ COLUMNS = (
     "in-process placements/s",
     "in-process p50 ms",
     "in-process p99 ms",
+    "in-process conflicts",
     "API overhead",
     "load (API, in-process)",
 )
@@ -281,6 +288,7 @@ def table(rows: list[BootsRow]) -> list[list[str]]:
             f"{r.in_process_per_s:,.1f}",
             f"{r.in_process_ms['p50']:,.2f}",
             f"{r.in_process_ms['p99']:,.2f}",
+            str(r.in_process_conflicts),
             f"{r.overhead:,.1f}x",
             ", ".join(f"{x:.2f}" for x in r.load),
         ]

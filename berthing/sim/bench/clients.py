@@ -13,6 +13,7 @@ from __future__ import annotations
 import multiprocessing
 import queue
 import time
+from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from multiprocessing.process import BaseProcess
@@ -41,6 +42,8 @@ class Tally:
     """Seconds per counted operation."""
     started: float = 0.0
     finished: float = 0.0
+    counters: dict[str, int] = field(default_factory=dict)
+    """Anything else worth adding up over the clients (a scheduler's conflicts)."""
 
 
 class ClientWork(Protocol):
@@ -60,6 +63,7 @@ class Burst:
     misses: int
     wall_s: float
     latencies_ms: list[float]
+    counters: dict[str, int] = field(default_factory=dict)
 
     @property
     def per_s(self) -> float:
@@ -124,6 +128,7 @@ def _burst(tallies: list[Tally]) -> Burst:
         misses=sum(t.misses for t in tallies),
         wall_s=max(t.finished for t in tallies) - min(t.started for t in tallies),
         latencies_ms=[s * 1000 for t in tallies for s in t.latencies],
+        counters=dict(sum((Counter(t.counters) for t in tallies), Counter())),
     )
 
 
