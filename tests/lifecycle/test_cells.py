@@ -39,7 +39,7 @@ def test_two_cells_share_hosts_without_double_booking(shared_store_url: str) -> 
             states = [r.value.state for r in store.list_records(BuildRequest)]
             return all(s in ("ACTIVE", "ERROR") for s in states)
 
-        drive([], fleet, settled, timeout=120)
+        drive([], fleet, settled, timeout=300)  # bounded; generous for Cassandra on a busy box
     finally:
         stop.set()
         join_ok(procs, timeout=30)
