@@ -240,6 +240,12 @@ class Claims:
                 return decision
             plan = _multi_plan(change, held, op, decision, frozen)
             state, stored = self.registers.decide(op, "committed", plan)
+        except StoreUnavailable:
+            # The retry budget is spent (a majority down, most likely): settling now
+            # would spend it once more before the caller hears (measured: a claim failed
+            # after 21 s instead of 10 with two of three nodes killed). What the change
+            # holds is recovered after STALE, as a dead writer's is.
+            raise
         except BaseException:
             self._settle_quietly(op, frozen, uuids)
             raise
@@ -323,6 +329,8 @@ class Claims:
                 frozen[p] = self._freeze(p, op, [])
             plan = _states_plan(frozen, compute(frozen))
             decision, stored = self.registers.decide(op, "committed", plan)
+        except StoreUnavailable:
+            raise  # recovered after STALE (see _many)
         except BaseException:
             self._settle_quietly(op, frozen, [])
             raise

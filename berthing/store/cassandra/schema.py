@@ -30,7 +30,16 @@ __all__ = ["LAYOUT_VERSION", "TABLES", "check_layout", "ensure_schema"]
 LAYOUT_VERSION = 1
 _CREATE = "CREATE TABLE IF NOT EXISTS "
 
-TABLES: dict[str, str] = {
+#: Every table: a read whose replica has not answered within 200 ms is sent to another
+#: replica as well. Cassandra's default (99p) starts from half the read timeout on a
+#: coordinator that has not read the table yet: from a node's death until its peers
+#: convicted it, each QUORUM read of ``consumers`` (a release reads one) that picked the
+#: dead replica waited 5 s (measured under the storm of tests/store/test_cassandra_faults.py).
+#: ``MIN(99p,200ms)`` keeps that start too (Cassandra's HybridSpeculativeRetryPolicy
+#: returns the existing value while it has no latency sample): a fixed value does not.
+SPECULATIVE_RETRY = "200ms"
+
+_TABLES: dict[str, str] = {
     "meta": """
         CREATE TABLE IF NOT EXISTS meta (
             store text PRIMARY KEY, layout int, written_by text)""",
@@ -100,6 +109,14 @@ TABLES: dict[str, str] = {
             PRIMARY KEY ((store, kind), grp))
         WITH gc_grace_seconds = 86400""",
 }
+
+
+def _with_retry(cql: str) -> str:
+    joiner = "AND" if " WITH " in cql else "WITH"
+    return f"{cql}\n        {joiner} speculative_retry = '{SPECULATIVE_RETRY}'"
+
+
+TABLES: dict[str, str] = {name: _with_retry(cql) for name, cql in _TABLES.items()}
 
 
 def ensure_schema(cql: Cql, keyspace: str, replication: int) -> None:
