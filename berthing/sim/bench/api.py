@@ -1,15 +1,20 @@
 """``berthing bench api``: berthing serve against the real OpenStack Placement, side by
 side in one run, over the same HTTP calls.
 
-Per target (``berthing serve`` on its embedded SQLite store; Placement 16.0 under
-gunicorn with SQLite and one worker, installed on demand by
-``berthing.devtools.placement_peer``) and per fleet size: register the fleet as Nova's
-compute services would (create, inventories, traits, an aggregate: four calls per
-provider, plus a few nested trees); time ``GET /allocation_candidates`` with limit=10,
-limit=1000 and a nested/granular query; run full placements (candidates, then
-``PUT /allocations`` of one of them, a 409 moving on to the next) with 1 and 4 client
-processes. Ratios are berthing's over Placement's: these machines are noisy, ratios
-from one run are what to compare.
+Per fleet size, both targets run at once (``berthing serve`` on its embedded SQLite
+store; Placement 16.0 under gunicorn with SQLite and one worker, installed on demand by
+``berthing.devtools.placement_peer``): register the fleet as Nova's compute services
+would (create, inventories, traits, an aggregate: four calls per provider, plus a few
+nested trees); time ``GET /allocation_candidates`` with limit=10, limit=1000 and a
+nested/granular query; run full placements (candidates, then ``PUT /allocations`` of
+one of them, a 409 moving on to the next) with 1 and 4 client processes.
+
+Registration and the timed queries alternate between the targets call by call, so
+that both see the same machine: on a shared VM the load moves tenfold within minutes,
+and figures taken half an hour apart would compare the neighbours, not the servers.
+Each target's figure counts only the time spent in its own calls. Placement runs
+(N client processes) cannot alternate; they run back to back, berthing's first. Ratios
+are berthing's over Placement's.
 """
 
 from __future__ import annotations
@@ -96,15 +101,15 @@ class TargetResult:
 def run_api_bench(
     opts: ApiBenchOptions, say: Callable[[str], None] = print, output: Path | None = None
 ) -> list[TargetResult]:
-    """Every target at every size; ``output`` is rewritten after each one, so that
-    hours of Placement are not lost to a failure in the last step."""
+    """Every size, all targets at once; ``output`` is rewritten after each size, so
+    that hours of Placement are not lost to a failure in the last step."""
     results: list[TargetResult] = []
     for size in opts.sizes:
-        for name, target in _targets(opts, size):
-            with target as url:
-                say(f"{name} at {size} providers on {url}")
-                results.append(_measure(name, url, size, opts, say))
-            write(results, opts, output)
+        with contextlib.ExitStack() as running:
+            urls = {name: running.enter_context(target) for name, target in _targets(opts, size)}
+            say(f"{size} providers: " + ", ".join(f"{n} on {u}" for n, u in urls.items()))
+            results += _measure(urls, size, opts, say)
+        write(results, opts, output)
     return results
 
 
@@ -138,50 +143,70 @@ def _placement(where: Path) -> Iterator[str]:
         yield peer.url
 
 
+QUERIES = (
+    ("limit=10", f"{FLAT}&limit=10"),
+    ("limit=1000", f"{FLAT}&limit=1000"),
+    ("nested", f"{NESTED}&limit=10"),
+)
+
+
 def _measure(
-    name: str, url: str, size: int, opts: ApiBenchOptions, say: Callable[[str], None]
-) -> TargetResult:
-    result = TargetResult(name, size, load=[os.getloadavg()[0]])
-    with httpx.Client(base_url=url, headers=HEADERS, timeout=600) as client:
-        started = time.perf_counter()
-        _register(client, size, say)
-        result.register_s = round(time.perf_counter() - started, 1)
-        result.register_per_s = size / result.register_s
-        say(f"  registered {size} providers in {result.register_s:.0f}s")
-        _nested(client, opts.nested_trees)
-        for label, query in (
-            ("limit=10", f"{FLAT}&limit=10"),
-            ("limit=1000", f"{FLAT}&limit=1000"),
-            ("nested", f"{NESTED}&limit=10"),
-        ):
-            result.latency_ms[label] = _latency(client, query, opts.samples, opts.seconds)
-            say(f"  {label}: {result.latency_ms[label]}")
-    for clients in opts.clients:
-        burst = _placements(url, clients, opts.placements, opts.seconds)
-        result.placements_per_s[clients] = round(burst.per_s, 2)
-        result.placed[clients] = burst.done
-        result.placement_ms[clients] = {"p50": burst.p(50), "p99": burst.p(99)}
-        result.conflicts[clients] = burst.misses
-        say(f"  {clients} client(s): {burst.per_s:.1f} placements/s, {burst.misses} conflicts")
-    result.load.append(os.getloadavg()[0])
-    return result
+    urls: dict[str, str], size: int, opts: ApiBenchOptions, say: Callable[[str], None]
+) -> list[TargetResult]:
+    results = {n: TargetResult(n, size, load=[os.getloadavg()[0]]) for n in urls}
+    with contextlib.ExitStack() as open_clients:
+        clients = {
+            n: open_clients.enter_context(httpx.Client(base_url=u, headers=HEADERS, timeout=600))
+            for n, u in urls.items()
+        }
+        spent = _register(clients, size, say)
+        for n, seconds in spent.items():
+            results[n].register_s = round(seconds, 1)
+            results[n].register_per_s = size / seconds
+        for client in clients.values():
+            _nested(client, opts.nested_trees)
+        for label, query in QUERIES:
+            for n, figures in _latencies(clients, query, opts.samples, opts.seconds).items():
+                results[n].latency_ms[label] = figures
+                say(f"  {n} {label}: {figures}")
+    for count in opts.clients:
+        for n, url in urls.items():
+            _place_burst(results[n], url, count, opts)
+            say(f"  {n} {count} client(s): {results[n].placements_per_s[count]} placements/s")
+    for r in results.values():
+        r.load.append(os.getloadavg()[0])
+    return list(results.values())
 
 
-def _register(client: httpx.Client, size: int, say: Callable[[str], None]) -> None:
-    """The fleet, as Nova's compute services register it: create, inventories, traits,
-    aggregates, one call each per provider."""
-    _ok(client.put("/traits/CUSTOM_BENCH_GPU"))
-    started = time.perf_counter()
+def _place_burst(result: TargetResult, url: str, clients: int, opts: ApiBenchOptions) -> None:
+    burst = _placements(url, clients, opts.placements, opts.seconds)
+    result.placements_per_s[clients] = round(burst.per_s, 2)
+    result.placed[clients] = burst.done
+    result.placement_ms[clients] = {"p50": burst.p(50), "p99": burst.p(99)}
+    result.conflicts[clients] = burst.misses
+
+
+def _register(
+    clients: dict[str, httpx.Client], size: int, say: Callable[[str], None]
+) -> dict[str, float]:
+    """The fleet, as Nova's compute services register it (create, inventories, traits,
+    aggregates: one call each per provider), one provider on each target in turn;
+    returns each target's seconds in its own calls."""
+    spent = dict.fromkeys(clients, 0.0)
+    for client in clients.values():
+        _ok(client.put("/traits/CUSTOM_BENCH_GPU"))
     for i in range(size):
         if i and i % PROGRESS_EVERY == 0:
-            say(f"  registered {i} providers, {i / (time.perf_counter() - started):.1f}/s")
-        _provider(
-            client,
-            f"cn-{i:06d}",
-            INVENTORIES,
-            traits=["COMPUTE_NODE", "HW_CPU_X86_AVX2" if i % 2 else "HW_CPU_X86_SSE42"],
-            aggregates=[AGGREGATES[i % 10]],
-        )
+            say(f"  registered {i}: " + ", ".join(f"{n} {i / t:.1f}/s" for n, t in spent.items()))
+        traits = ["COMPUTE_NODE", "HW_CPU_X86_AVX2" if i % 2 else "HW_CPU_X86_SSE42"]
+        for n, client in clients.items():
+            started = time.perf_counter()
+            _provider(
+                client, f"cn-{i:06d}", INVENTORIES, traits=traits, aggregates=[AGGREGATES[i % 10]]
+            )
+            spent[n] += time.perf_counter() - started
+    say(f"  registered {size}: " + ", ".join(f"{n} in {t:.0f}s" for n, t in spent.items()))
+    return spent
 
 
 def _nested(client: httpx.Client, trees: int) -> None:
@@ -235,26 +260,39 @@ def _ok(response: httpx.Response) -> dict[str, Any]:
     return body
 
 
-def _latency(client: httpx.Client, query: str, samples: int, seconds: float) -> dict[str, float]:
-    """p50 and p99 of up to ``samples`` calls (as many as ``seconds`` allow) after one
-    untimed call, how many there were, and how many candidates came back (a fast empty
-    answer would be no result)."""
-    found = len(_ok(client.get(f"/allocation_candidates?{query}"))["allocation_requests"])
+def _latencies(
+    clients: dict[str, httpx.Client], query: str, samples: int, seconds: float
+) -> dict[str, dict[str, float]]:
+    """Per target: p50 and p99 of up to ``samples`` calls (as many as ``seconds`` of its
+    own calls allow), the targets taking turns, after one untimed call each; how many
+    samples, and how many candidates came back (a fast empty answer is no result)."""
+    found = {n: len(_answer(c, query)) for n, c in clients.items()}
+    took: dict[str, list[float]] = {n: [] for n in clients}
+
+    def wanted(n: str) -> bool:
+        return len(took[n]) < samples and (not took[n] or sum(took[n]) < seconds * 1000)
+
+    while any(wanted(n) for n in clients):
+        for n in filter(wanted, clients):
+            started = time.perf_counter()
+            _answer(clients[n], query)
+            took[n].append((time.perf_counter() - started) * 1000)
+    return {
+        n: {
+            "p50": round(percentile(took[n], 50), 2),
+            "p99": round(percentile(took[n], 99), 2),
+            "candidates": found[n],
+            "samples": len(took[n]),
+        }
+        for n in clients
+    }
+
+
+def _answer(client: httpx.Client, query: str) -> list[Any]:
+    found: list[Any] = _ok(client.get(f"/allocation_candidates?{query}"))["allocation_requests"]
     if not found:
         raise BerthingError(f"{client.base_url} has no candidates for {query}.")
-    took: list[float] = []
-    deadline = time.monotonic() + seconds
-    while len(took) < samples and (not took or time.monotonic() < deadline):
-        started = time.perf_counter()
-        response = client.get(f"/allocation_candidates?{query}")
-        took.append((time.perf_counter() - started) * 1000)
-        _ok(response)
-    return {
-        "p50": round(percentile(took, 50), 2),
-        "p99": round(percentile(took, 99), 2),
-        "candidates": found,
-        "samples": len(took),
-    }
+    return found
 
 
 def _placements(url: str, clients: int, each: int, seconds: float) -> Burst:
@@ -266,12 +304,12 @@ def place(url: str, count: int, seconds: float, index: int, go: Callable[[], flo
     candidates then a claim of one of them (a 409, a lost race, moves on to the next)."""
     rng, tally = random.Random(index), Tally()
     with httpx.Client(base_url=url, headers=HEADERS, timeout=600) as client:
-        _candidates(client)  # connect and warm up outside the clock
+        _answer(client, f"{FLAT}&limit=10")  # connect and warm up outside the clock
         tally.started = go()
         deadline = tally.started + seconds
         while tally.done < count and (not tally.done or time.time() < deadline):
             started = time.perf_counter()
-            found = _candidates(client)
+            found = _answer(client, f"{FLAT}&limit=10")
             rng.shuffle(found)
             for candidate in found:
                 if _claim(client, candidate["allocations"]):
@@ -281,15 +319,6 @@ def place(url: str, count: int, seconds: float, index: int, go: Callable[[], flo
                 tally.misses += 1
     tally.finished = time.time()
     return tally
-
-
-def _candidates(client: httpx.Client) -> list[dict[str, Any]]:
-    response = client.get(f"/allocation_candidates?{FLAT}&limit=10")
-    response.raise_for_status()
-    found: list[dict[str, Any]] = response.json()["allocation_requests"]
-    if not found:
-        raise BerthingError(f"{client.base_url} has no candidates left for {FLAT}.")
-    return found
 
 
 def _claim(client: httpx.Client, allocations: dict[str, Any]) -> bool:
