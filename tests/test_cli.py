@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 
 from berthing.cli.main import main
-from berthing.devtools.etcd_cluster import EtcdCluster, free_port
+from berthing.devtools.etcd_cluster import EtcdCluster
+from berthing.devtools.ports import free_port_block
 from berthing.model import Consumer, Heartbeat, Inventory, ProviderQuery, new_uuid
 from berthing.store import open_store
 
@@ -109,7 +110,7 @@ def test_etcd_cluster_command_stops_its_members_on_a_signal(
 ) -> None:
     """A service manager's SIGTERM, a closed terminal's SIGHUP and Ctrl-C all stop the
     members: none may outlive the command."""
-    base = free_port()
+    base = free_port_block(22)  # three members: client base+10*i, peer base+10*i+1
     args = ["etcd-cluster", "--data-dir", str(tmp_path), "--port", str(base)]
     command = subprocess.Popen(
         [sys.executable, "-m", "berthing.cli", *args],

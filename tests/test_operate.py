@@ -12,7 +12,7 @@ import pytest
 
 from berthing.cli.client import resolve_target
 from berthing.cli.main import main
-from berthing.devtools.etcd_cluster import free_port
+from berthing.devtools.ports import free_port
 from berthing.devtools.server import ServerProcess
 
 HOSTS = 8

@@ -16,8 +16,8 @@ from pathlib import Path
 import pytest
 
 from berthing.cli.main import build_parser
-from berthing.devtools.etcd_cluster import free_port
 from berthing.devtools.osc_client import install_client
+from berthing.devtools.ports import free_port
 from berthing.service import ServeConfig, load_config
 
 README = Path(__file__).parents[1] / "README.md"

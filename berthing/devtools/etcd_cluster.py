@@ -18,7 +18,6 @@ import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import time
 import urllib.error
@@ -29,11 +28,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
+from berthing.devtools.ports import HOST, free_port_block
 from berthing.model import StoreUnavailable
 
-__all__ = ["EtcdCluster", "Member", "etcd_binary", "free_port"]
+__all__ = ["EtcdCluster", "Member", "etcd_binary"]
 
-HOST = "127.0.0.1"
 # Faster than etcd's defaults (100 ms / 1000 ms): loopback round trips are ~0.1 ms, and
 # the fault tests measure fail-over, which is bounded below by the election timeout.
 HEARTBEAT_MS = 50
@@ -51,13 +50,6 @@ def etcd_binary() -> str:
             hint="Install Debian's etcd-server package (scripts/test does this).",
         )
     return found
-
-
-def free_port() -> int:
-    """A TCP port on 127.0.0.1 that was free a moment ago (the kernel picks it)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind((HOST, 0))
-        return int(s.getsockname()[1])
 
 
 @dataclass
@@ -90,7 +82,8 @@ class EtcdCluster:
     """``size`` etcd members on loopback. Use as a context manager, or start()/stop()."""
 
     def __init__(self, data_dir: Path, size: int = 3, base_port: int | None = None) -> None:
-        """Members on free ports, or on ``base_port + 10*i`` (clients) and ``+1`` (peers).
+        """Members on ``base_port + 10*i`` (clients) and ``+1`` (peers); by default a
+        free block below the ephemeral range (``ports.free_port_block``).
 
         A data directory that held a cluster before keeps its ports and token (saved in
         ``cluster.json``): etcd members remember their peers' addresses in their data.
@@ -102,7 +95,8 @@ class EtcdCluster:
             self.token, ports = layout["token"], [tuple(p) for p in layout["ports"]]
         else:
             self.token = f"berthing-{uuid.uuid4().hex[:12]}"
-            ports = [_ports(base_port, i) for i in range(size)]
+            base = base_port or free_port_block(10 * size)
+            ports = [(base + 10 * i, base + 10 * i + 1) for i in range(size)]
         self.members = [
             Member(f"m{i}", c, p, self.data_dir / f"m{i}") for i, (c, p) in enumerate(ports)
         ]
@@ -296,13 +290,6 @@ class EtcdCluster:
         if m.log is not None:
             m.log.close()
             m.log = None
-
-
-def _ports(base: int | None, index: int) -> tuple[int, int]:
-    """(client, peer) ports of member ``index``."""
-    if base is None:
-        return free_port(), free_port()
-    return base + 10 * index, base + 10 * index + 1
 
 
 def wait_until(condition: Callable[[], bool], timeout: float, what: str) -> None:

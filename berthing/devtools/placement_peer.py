@@ -29,7 +29,6 @@ import os
 import pwd
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -40,6 +39,8 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import IO, Any
 
+from berthing.devtools.ports import HOST, free_port
+
 __all__ = [
     "CONSTRAINTS",
     "PLACEMENT_VERSION",
@@ -48,12 +49,10 @@ __all__ = [
     "PostgresCluster",
     "default_cache_dir",
     "ensure_venv",
-    "free_port",
     "install",
 ]
 
 PLACEMENT_VERSION = "16.0.0"
-HOST = "127.0.0.1"
 CACHE_ENV = "BERTHING_PLACEMENT_PEER_CACHE"
 # What the peer's venv gets: Placement, the WSGI server, and PostgreSQL's driver.
 PACKAGES = ("openstack-placement", "gunicorn", "psycopg2-binary")
@@ -474,13 +473,6 @@ def version_document(url: str) -> dict[str, Any] | None:
 
 
 # -- small helpers --------------------------------------------------------------------
-
-
-def free_port() -> int:
-    """A TCP port on 127.0.0.1 that was free a moment ago (the kernel picks it)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind((HOST, 0))
-        return int(s.getsockname()[1])
 
 
 def _is_sqlite(database: str) -> bool:

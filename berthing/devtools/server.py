@@ -12,7 +12,7 @@ import urllib.request
 from pathlib import Path
 from types import TracebackType
 
-from berthing.devtools.etcd_cluster import free_port
+from berthing.devtools.ports import free_port
 from berthing.model import StoreUnavailable
 
 __all__ = ["ServerProcess"]

@@ -157,11 +157,11 @@ def run_storm(
     return [json.loads(o.read_text()) for o in outs], at
 
 
-def setup_providers(store: Store, count: int) -> list[str]:
-    """``count`` hosts of 16 VCPU and 4 GiB."""
+def setup_providers(store: Store, count: int, prefix: str = "h") -> list[str]:
+    """``count`` hosts of 16 VCPU and 4 GiB, named ``prefix0``, ``prefix1``..."""
     uuids = []
     for i in range(count):
-        p = store.create_provider(f"h{i}")
+        p = store.create_provider(f"{prefix}{i}")
         inv = {"VCPU": Inventory(16), "MEMORY_MB": Inventory(4096)}
         uuids.append(store.set_inventories(p.uuid, 0, inv).uuid)
     return uuids

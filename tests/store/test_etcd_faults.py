@@ -14,7 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from berthing.devtools.etcd_cluster import EtcdCluster, free_port, wait_until
+from berthing.devtools.etcd_cluster import EtcdCluster, wait_until
+from berthing.devtools.ports import free_port
 from berthing.model import (
     Consumer,
     ConsumerNotFound,
