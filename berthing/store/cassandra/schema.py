@@ -135,9 +135,8 @@ def ensure_schema(cql: Cql, keyspace: str, replication: int) -> None:
     )
     cql.use(keyspace)
     for name in sorted(missing):
-        # Named with its keyspace: the USE just sent may not have reached every pooled
-        # connection yet (seen on a loaded box while the nodes disagreed on the schema:
-        # "No keyspace has been specified").
+        # Named with its keyspace: schema statements are not prepared, so the keyspace
+        # ``use`` chose does not apply to them.
         cql.ddl(TABLES[name].replace(_CREATE, f"{_CREATE}{keyspace}.", 1))
 
 

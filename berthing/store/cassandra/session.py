@@ -25,6 +25,7 @@ Cassandra refuses a statement (which would be a berthing bug or a foreign schema
 
 from __future__ import annotations
 
+import logging
 import os
 import random
 import threading
@@ -74,6 +75,20 @@ QUORUM = ConsistencyLevel.QUORUM
 CONCURRENCY = 64
 
 
+def _not_the_use_warning(record: logging.LogRecord) -> bool:
+    """Drop Cassandra's "`USE <keyspace>` with prepared statements is an anti-pattern".
+
+    Statements here name their tables without a keyspace, because the keyspace comes
+    from the store URL; ``Cql.use`` gives it to each prepare (protocol v5), yet Cassandra
+    5.0 still warns once per connection, and the driver logs each warning: dozens per
+    process, in every log of every scheduler and agent. The ambiguity it warns about
+    cannot arise: a session prepares for one keyspace only."""
+    return "with prepared statements is considered to be an anti-pattern" not in record.getMessage()
+
+
+logging.getLogger("cassandra.protocol").addFilter(_not_the_use_warning)
+
+
 @dataclass(frozen=True, slots=True)
 class CasResult:
     """An LWT that Cassandra answered: applied, or not with the current values of the
@@ -103,6 +118,7 @@ class Cql:
         self.timeout = config.timeout
         self._pid = os.getpid()
         self._prepared: dict[str, PreparedStatement] = {}
+        self.keyspace: str | None = None
         self._lock = threading.Lock()
         profile = ExecutionProfile(
             load_balancing_policy=TokenAwarePolicy(DCAwareRoundRobinPolicy()),
@@ -134,7 +150,10 @@ class Cql:
     # -- lifecycle ----------------------------------------------------------------------
 
     def use(self, keyspace: str) -> None:
-        self._run("choosing the keyspace", lambda: self.session.set_keyspace(keyspace))
+        """Statements prepared from now on are for ``keyspace`` (protocol v5's keyspace of
+        a prepare): no ``USE``, which reaches each pooled connection on its own time
+        (statements once failed with "No keyspace has been specified" meanwhile)."""
+        self.keyspace = keyspace
 
     def ddl(self, cql: str) -> None:
         """A schema statement (idempotent: IF NOT EXISTS), waiting for schema agreement."""
@@ -236,7 +255,9 @@ class Cql:
         found = self._prepared.get(cql)
         if found is None:
             self._check_process()
-            found = self._run("preparing a statement", lambda: self.session.prepare(cql))
+            found = self._run(
+                "preparing a statement", lambda: self.session.prepare(cql, keyspace=self.keyspace)
+            )
             with self._lock:
                 self._prepared[cql] = found
         return found
