@@ -208,11 +208,8 @@ class Partitions:
 
     def _unresolved(self, what: str, uuid: str, started: float) -> None:
         if time.monotonic() - started > self.cql.timeout:
-            raise StoreUnavailable(
-                f"{what} on {uuid} kept ending with an unknown outcome for "
-                f"{self.cql.timeout:g}s; it did not land.",
-                hint="Check that a majority of the keyspace's replicas run and reach each "
-                "other (nodetool status), then retry.",
+            raise self.cql.unavailable(
+                f"{what} on {uuid}", "every attempt had an unknown outcome; none landed"
             )
 
     def fence(self, uuid: str, op: str) -> str:

@@ -321,11 +321,13 @@ class Cql:
     def _pause(self, what: str, started: float, error: Exception) -> None:
         waited = time.monotonic() - started
         if waited > self.timeout:
-            raise self._unavailable(what, str(error)) from error
+            raise self.unavailable(what, str(error)) from error
         # Nodes are being marked down or coming back: a short, jittered pause.
         time.sleep(min(0.05 + random.uniform(0, 0.1) * (1 + waited), 1.0))
 
-    def _unavailable(self, what: str, detail: str) -> StoreUnavailable:
+    def unavailable(self, what: str, detail: str) -> StoreUnavailable:
+        """The error for ``what`` not completing within the timeout: the one place that
+        tells an operator what to check."""
         return StoreUnavailable(
             f"Cassandra did not complete {what} within {self.timeout:g}s through "
             f"{self.config.contact_points} (last error: {detail[:300]}).",
